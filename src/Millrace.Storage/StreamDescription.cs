@@ -1,0 +1,65 @@
+namespace Millrace.Storage;
+
+/// <summary>Persisted description of a stream. The catalog stores it as JSON, so new optional members can be added
+/// by later features without a format change.</summary>
+public sealed record StreamDescription
+{
+    /// <summary>Internal id, unique for the life of the data directory; assigned by the catalog.</summary>
+    public long StreamId { get; init; }
+
+    public long Version { get; init; }
+
+    public required string StreamName { get; init; }
+
+    /// <summary>CREATING, ACTIVE, UPDATING or DELETING.</summary>
+    public required string Status { get; init; }
+
+    /// <summary>PROVISIONED or ON_DEMAND.</summary>
+    public required string StreamMode { get; init; }
+
+    public required long CreatedAtMs { get; init; }
+
+    /// <summary>When the current status was entered (drives the CREATING/DELETING delays).</summary>
+    public long StatusChangedAtMs { get; init; }
+
+    public int RetentionPeriodHours { get; init; } = 24;
+
+    public string EncryptionType { get; init; } = "NONE";
+
+    public string? KeyId { get; init; }
+
+    public int MaxRecordSizeInKiB { get; init; } = 1024;
+
+    public IReadOnlyList<ShardDescription> Shards { get; init; } = [];
+
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Next unused shard index (children of resharding take the next ones).</summary>
+    public int NextShardIndex { get; init; }
+}
+
+/// <summary>Persisted description of one shard. Hash keys are decimal strings of unsigned 128-bit values.</summary>
+public sealed record ShardDescription
+{
+    public required int ShardIndex { get; init; }
+
+    public required string StartingHashKey { get; init; }
+
+    public required string EndingHashKey { get; init; }
+
+    /// <summary>Log position at shard creation; every record of the shard has a greater position.</summary>
+    public required ulong StartingPosition { get; init; }
+
+    /// <summary>Position of the last record when the shard was closed, or null while open.</summary>
+    public ulong? EndingPosition { get; init; }
+
+    public bool Closed { get; init; }
+
+    public long CreatedAtMs { get; init; }
+
+    public long? ClosedAtMs { get; init; }
+
+    public int? ParentShardIndex { get; init; }
+
+    public int? AdjacentParentShardIndex { get; init; }
+}
