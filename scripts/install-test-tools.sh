@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the external clients the test suite drives: AWS CLI v2 (/usr/bin/aws, Debian's awscli), the AWS SDK for
+# JavaScript v3 (tests/clients/js/node_modules, from the committed package-lock.json), and checks python3 + boto3.
+# Idempotent and quiet; takes about a second when everything is already in place. Prints details only on failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+fail() {
+  echo "install-test-tools: $*" >&2
+  if [[ -s "$log" ]]; then
+    cat "$log" >&2
+  fi
+  exit 1
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+# 1. AWS CLI v2. A v1 `aws` (pyenv) may be first on PATH, so the tests call /usr/bin/aws by full path.
+if [[ ! -x /usr/bin/aws ]]; then
+  {
+    as_root apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli
+  } >"$log" 2>&1 || fail "apt-get install awscli failed"
+  : >"$log"
+fi
+aws_version="$(/usr/bin/aws --version 2>&1)" || fail "/usr/bin/aws --version failed: $aws_version"
+[[ "$aws_version" == aws-cli/2.* ]] || fail "/usr/bin/aws is not AWS CLI v2: $aws_version"
+
+# 2. JS SDK v3, reinstalled only when package.json or package-lock.json changed since the last install.
+command -v node >/dev/null || fail "node is not installed"
+command -v npm >/dev/null || fail "npm is not installed"
+js="$root/tests/clients/js"
+stamp="$js/node_modules/.millrace-install-stamp"
+want="$(cat "$js/package.json" "$js/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -d "$js/node_modules/@aws-sdk/client-kinesis" ]]; then
+  if [[ -f "$js/package-lock.json" ]]; then
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1 || fail "npm ci in $js failed"
+  else
+    (cd "$js" && npm install --no-audit --no-fund --loglevel=error) >"$log" 2>&1 || fail "npm install in $js failed"
+    want="$(cat "$js/package.json" "$js/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  fi
+  echo "$want" >"$stamp"
+  : >"$log"
+fi
+
+# 3. python3 with boto3.
+command -v python3 >/dev/null || fail "python3 is not installed"
+python3 -c 'import boto3, botocore' >"$log" 2>&1 || fail "python3 cannot import boto3 (install it with pip for $(command -v python3))"

@@ -1,0 +1,97 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Millrace.Server.Kinesis;
+using Millrace.Storage;
+
+namespace Millrace.Server.Hosting;
+
+/// <summary>
+/// A running Millrace server: the embedded store, the Kinesis operations and Kestrel listening on one port for
+/// HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
+/// lets in-flight ones finish and flushes the store.
+/// </summary>
+public sealed class MillraceHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly IStreamStore _store;
+
+    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint)
+    {
+        _app = app;
+        _store = store;
+        Endpoint = endpoint;
+    }
+
+    /// <summary>The address clients use, e.g. http://127.0.0.1:4567.</summary>
+    public Uri Endpoint { get; }
+
+    public static async Task<MillraceHost> StartAsync(MillraceServerOptions options, CancellationToken ct = default)
+    {
+        if (!IPAddress.TryParse(options.Host, out var address))
+        {
+            address = options.Host == "localhost" ? IPAddress.Loopback : throw new ArgumentException($"--host must be an IP address, not {options.Host}");
+        }
+
+        Directory.CreateDirectory(options.DataDirectory);
+        var store = await EmbeddedStreamStore.OpenAsync(
+            new EmbeddedStoreOptions
+            {
+                DataDirectory = Path.Combine(options.DataDirectory, "streams"),
+                SegmentSizeBytes = options.SegmentSizeBytes,
+                Clock = options.Clock,
+            },
+            ct);
+        try
+        {
+            var tokens = OpaqueTokens.LoadOrCreate(Path.Combine(options.DataDirectory, "server", "token.key"));
+            var port = new SharedPort(new IPEndPoint(address, options.Port));
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.AddServerHeader = false;
+                kestrel.Limits.MaxRequestBodySize = null; // the endpoint enforces its own cap and answers 413
+                kestrel.Limits.MinRequestBodyDataRate = null;
+                kestrel.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
+                kestrel.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
+                kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+                kestrel.Listen(new SniffedEndPoint(port, http2: false), listen => listen.Protocols = HttpProtocols.Http1);
+                kestrel.Listen(new SniffedEndPoint(port, http2: true), listen => listen.Protocols = HttpProtocols.Http2);
+            });
+            builder.Services.AddSingleton<IConnectionListenerFactory, ProtocolSniffingTransportFactory>();
+            var app = builder.Build();
+
+            var streams = new StreamService(store, options, tokens, app.Services.GetRequiredService<ILogger<StreamService>>());
+            await streams.ResumeLifecycleAsync(ct);
+            var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
+            new StreamOperations(streams).Register(operations);
+            new ShardOperations(streams).Register(operations);
+            new RecordOperations(streams).Register(operations);
+            var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>());
+            app.Run(endpoint.HandleAsync);
+
+            await app.StartAsync(ct);
+            return new MillraceHost(app, store, new Uri($"http://{options.Host}:{port.Bound!.Port}"));
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await _store.FlushAsync();
+        await _store.DisposeAsync();
+    }
+}

@@ -1,0 +1,264 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Millrace.Protocol;
+using Millrace.Storage;
+
+namespace Millrace.Server.Kinesis;
+
+/// <summary>PutRecord, PutRecords and GetRecords: the data plane.</summary>
+public sealed class RecordOperations(StreamService streams)
+{
+    private const int MaxPutRecordsBytes = 10 * 1024 * 1024;
+    private const int GetRecordsDefaultLimit = 10_000;
+    private const long GetRecordsMaxBytes = 10L * 1024 * 1024;
+    private const long IteratorLifetimeMs = 300_000;
+
+    public void Register(IDictionary<string, KinesisOperation> operations)
+    {
+        operations["PutRecord"] = PutRecordAsync;
+        operations["PutRecords"] = PutRecordsAsync;
+        operations["GetRecords"] = GetRecordsAsync;
+    }
+
+    private async ValueTask PutRecordAsync(OperationContext ctx)
+    {
+        var stream = await streams.ResolveForDataAsync(ctx.Input, ctx.CancellationToken);
+        if (ctx.GetString("SequenceNumberForOrdering") is { } ordering && !SequenceNumbers.TryParse(ordering, out _, out _))
+        {
+            throw KinesisException.InvalidArgument(
+                $"ExclusiveMinimumSequenceNumber {ordering} used in PutRecord on stream {stream.StreamName} under account {streams.AccountId} is invalid.");
+        }
+
+        var entries = new AppendEntry[1];
+        var partitionKey = ctx.GetString("PartitionKey")!;
+        var data = ctx.Input.GetProperty("Data").GetBytesFromBase64();
+        var pkBytes = Encoding.UTF8.GetBytes(partitionKey);
+        CheckRecordSize(stream, data.Length, pkBytes.Length);
+        var open = streams.OpenShards(stream);
+        int shard = StreamService.RouteToShard(open, HashKeyOf(ctx.Input, partitionKey));
+        entries[0] = new AppendEntry(shard, pkBytes, data);
+
+        var results = new AppendedRecord[1];
+        await AppendAsync(stream, entries, results, ctx.CancellationToken);
+
+        var w = ctx.Output;
+        w.WriteStartObject();
+        w.WriteString("ShardId", ShardIds.Format(shard));
+        w.WriteString("SequenceNumber", SequenceNumbers.Format(shard, results[0].Position));
+        WriteEncryptionType(w, stream);
+        w.WriteEndObject();
+    }
+
+    private async ValueTask PutRecordsAsync(OperationContext ctx)
+    {
+        var stream = await streams.ResolveForDataAsync(ctx.Input, ctx.CancellationToken);
+        var records = ctx.Input.GetProperty("Records");
+        int count = records.GetArrayLength();
+        var entries = ArrayPool<AppendEntry>.Shared.Rent(count);
+        var results = ArrayPool<AppendedRecord>.Shared.Rent(count);
+        try
+        {
+            var open = streams.OpenShards(stream);
+            long total = 0;
+            int i = 0;
+            foreach (var record in records.EnumerateArray())
+            {
+                var partitionKey = record.GetProperty("PartitionKey").GetString()!;
+                var data = record.GetProperty("Data").GetBytesFromBase64();
+                var pkBytes = Encoding.UTF8.GetBytes(partitionKey);
+                CheckRecordSize(stream, data.Length, pkBytes.Length);
+                total += data.Length + pkBytes.Length;
+                int shard = StreamService.RouteToShard(open, HashKeyOf(record, partitionKey));
+                entries[i++] = new AppendEntry(shard, pkBytes, data);
+            }
+
+            if (total > MaxPutRecordsBytes)
+            {
+                throw KinesisException.InvalidArgument($"Records size exceeds {MaxPutRecordsBytes / (1024 * 1024)} MB limit");
+            }
+
+            bool failed = false;
+            try
+            {
+                await AppendAsync(stream, entries.AsMemory(0, count), results.AsMemory(0, count), ctx.CancellationToken);
+            }
+            catch (IOException)
+            {
+                // Nothing of this call was acknowledged; AWS reports such failures per entry so clients retry them.
+                failed = true;
+            }
+
+            var w = ctx.Output;
+            w.WriteStartObject();
+            w.WriteNumber("FailedRecordCount", failed ? count : 0);
+            w.WriteStartArray("Records");
+            for (int j = 0; j < count; j++)
+            {
+                w.WriteStartObject();
+                if (failed)
+                {
+                    w.WriteString("ErrorCode", "InternalFailure");
+                    w.WriteString("ErrorMessage", "Internal service failure.");
+                }
+                else
+                {
+                    w.WriteString("SequenceNumber", SequenceNumbers.Format(entries[j].ShardIndex, results[j].Position));
+                    w.WriteString("ShardId", ShardIds.Format(entries[j].ShardIndex));
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            WriteEncryptionType(w, stream);
+            w.WriteEndObject();
+        }
+        finally
+        {
+            ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
+            ArrayPool<AppendedRecord>.Shared.Return(results);
+        }
+    }
+
+    /// <summary>Appends, re-routing once if resharding closed a shard between routing and writing.</summary>
+    private async ValueTask AppendAsync(StreamDescription stream, Memory<AppendEntry> entries, Memory<AppendedRecord> results, CancellationToken ct)
+    {
+        try
+        {
+            await streams.Records.AppendAsync(stream.StreamId, entries, results, ct);
+        }
+        catch (ShardUnavailableException)
+        {
+            var current = await streams.FindAsync(stream.StreamName, ct);
+            if (current is null || current.StreamId != stream.StreamId)
+            {
+                throw streams.StreamNotFound(stream.StreamName);
+            }
+
+            throw KinesisException.InternalFailure("The shard was closed while the request was in flight; retry.");
+        }
+    }
+
+    private void CheckRecordSize(StreamDescription stream, int dataLength, int partitionKeyLength)
+    {
+        long max = stream.MaxRecordSizeInKiB * 1024L;
+        if (dataLength + partitionKeyLength > max)
+        {
+            throw KinesisException.InvalidArgument(
+                $"Record size {dataLength + partitionKeyLength} bytes (data and partition key) exceeds the maximum record size of {max} bytes for stream {stream.StreamName}.");
+        }
+    }
+
+    private static UInt128 HashKeyOf(JsonElement record, string partitionKey)
+    {
+        if (record.TryGetProperty("ExplicitHashKey", out var e) && e.ValueKind == JsonValueKind.String)
+        {
+            var text = e.GetString()!;
+            if (!HashKeys.TryParse(text, out var explicitKey))
+            {
+                throw KinesisException.InvalidArgument(
+                    $"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}");
+            }
+
+            return explicitKey;
+        }
+
+        return HashKeys.FromPartitionKey(partitionKey);
+    }
+
+    private static void WriteEncryptionType(Utf8JsonWriter w, StreamDescription stream)
+    {
+        if (stream.EncryptionType != "NONE")
+        {
+            w.WriteString("EncryptionType", stream.EncryptionType);
+        }
+    }
+
+    private async ValueTask GetRecordsAsync(OperationContext ctx)
+    {
+        var token = ctx.GetString("ShardIterator")!;
+        if (!streams.Tokens.TryDecodeIterator(token, out var it) || it.IssuedAtMs > ctx.NowMs + 60_000)
+        {
+            throw KinesisException.InvalidArgument("Invalid ShardIterator.");
+        }
+
+        if (ctx.NowMs - it.IssuedAtMs > IteratorLifetimeMs)
+        {
+            throw KinesisException.ExpiredIterator(
+                $"Iterator expired. The iterator was created at time {AmzTime(it.IssuedAtMs)} while right now it is {AmzTime(ctx.NowMs)} " +
+                $"which is further in the future than the tolerated delay of {IteratorLifetimeMs} milliseconds.");
+        }
+
+        var shardId = ShardIds.Format(it.ShardIndex);
+        var stream = await streams.FindAsync(it.StreamName, ctx.CancellationToken);
+        if (stream is null || stream.StreamId != it.StreamId || StreamService.FindShard(stream, it.ShardIndex) is not { } shard)
+        {
+            throw KinesisException.ResourceNotFound($"Shard {shardId} in stream {it.StreamName} under account {streams.AccountId} does not exist");
+        }
+
+        if (ctx.GetString("StreamARN") is { } arn && streams.StreamNameFromArn(arn) != it.StreamName)
+        {
+            throw KinesisException.InvalidArgument($"StreamARN {arn} does not match the stream of the ShardIterator.");
+        }
+
+        int limit = ctx.GetInt32("Limit") ?? GetRecordsDefaultLimit;
+        var cutoff = streams.RetentionCutoffMs(stream, ctx.NowMs);
+        var read = await streams.Records.ReadAsync(new ShardKey(stream.StreamId, it.ShardIndex), it.Position, limit, GetRecordsMaxBytes, cutoff, ctx.CancellationToken);
+
+        var w = ctx.Output;
+        w.WriteStartObject();
+        w.WriteStartArray("Records");
+        foreach (var r in read.Records)
+        {
+            w.WriteStartObject();
+            w.WriteString("SequenceNumber", SequenceNumbers.Format(it.ShardIndex, r.Position));
+            JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
+            w.WriteBase64String("Data", r.Data.Span);
+            w.WriteString("PartitionKey", r.PartitionKey.Span);
+            if (stream.EncryptionType != "NONE")
+            {
+                w.WriteString("EncryptionType", stream.EncryptionType);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        if (read.ShardEnded)
+        {
+            // NextShardIterator is omitted (null): the shard is closed and read to its end.
+            w.WriteNumber("MillisBehindLatest", 0);
+            w.WriteStartArray("ChildShards");
+            foreach (var child in stream.Shards)
+            {
+                if (child.ParentShardIndex == shard.ShardIndex || child.AdjacentParentShardIndex == shard.ShardIndex)
+                {
+                    ShardJson.WriteChildShard(w, child);
+                }
+            }
+
+            w.WriteEndArray();
+        }
+        else
+        {
+            var next = new ShardIteratorState(it.StreamName, it.StreamId, it.ShardIndex, read.NextPosition, ctx.NowMs);
+            w.WriteString("NextShardIterator", streams.Tokens.EncodeIterator(next));
+            long behind = 0;
+            if (read.NextPosition < read.TipPosition)
+            {
+                long lastArrival = read.Records.Count > 0 ? read.Records[^1].ArrivalMs : ctx.NowMs;
+                behind = Math.Max(0, Math.Max(read.TipArrivalMs, ctx.NowMs) - lastArrival);
+            }
+
+            w.WriteNumber("MillisBehindLatest", behind);
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>AWS's time format in iterator messages, e.g. <c>Thu Jan 22 01:22:02 UTC 2015</c>.</summary>
+    private static string AmzTime(long epochMs) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(epochMs).UtcDateTime.ToString("ddd MMM dd HH:mm:ss 'UTC' yyyy", CultureInfo.InvariantCulture);
+}

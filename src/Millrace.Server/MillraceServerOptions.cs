@@ -1,0 +1,30 @@
+namespace Millrace.Server;
+
+/// <summary>Everything `millrace serve` can be told. Defaults are the ones the README documents.</summary>
+public sealed class MillraceServerOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; set; } = 4567;
+
+    public string DataDirectory { get; set; } = "./millrace-data";
+
+    public string Region { get; set; } = "us-east-1";
+
+    public string AccountId { get; set; } = "000000000000";
+
+    /// <summary>How long a new stream stays CREATING before it becomes ACTIVE.</summary>
+    public TimeSpan CreateStreamDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>How long a deleted stream stays DELETING before it is gone.</summary>
+    public TimeSpan DeleteStreamDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Segment file size of the embedded log.</summary>
+    public long SegmentSizeBytes { get; set; } = 128L * 1024 * 1024;
+
+    /// <summary>Shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
+    public int ShardLimit { get; set; }
+
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+}
