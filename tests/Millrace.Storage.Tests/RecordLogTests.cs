@@ -427,6 +427,34 @@ public sealed class RecordLogTests
     }
 
     [Fact]
+    public async Task DroppedStreamIdIsForgottenOnceItsBlocksAreGone()
+    {
+        using var dir = new TempDir();
+        var clock = new ManualClock();
+        await using var store = await Open(dir, clock, segmentSize: 4096);
+        long gone = await CreateStream(store, "gone", 1);
+        await Append(store, gone, (0, "x"));
+        long keep = await CreateStream(store, "keep", 1);
+        await store.Catalog.DeleteAsync(gone);
+        await store.Records.DropStreamAsync(gone);
+        string catalogPath = Path.Combine(dir.Path, "catalog.json");
+        Assert.Contains($"\"droppedStreamIds\": [\n    {gone}", (await File.ReadAllTextAsync(catalogPath)).ReplaceLineEndings("\n"));
+
+        for (int i = 0; i < 20; i++)
+        {
+            await Append(store, keep, (0, new string('o', 300)));
+        }
+        clock.Advance(TimeSpan.FromHours(25));
+        for (int i = 0; i < 40; i++)
+        {
+            await Append(store, keep, (0, new string('k', 300)));
+        }
+        Assert.True(await store.Log.RunRetentionAsync() >= 1);
+        Assert.Contains("\"droppedStreamIds\": []", await File.ReadAllTextAsync(catalogPath));
+        Assert.Equal(40, (await ReadAll(store, new ShardKey(keep, 0), clock.NowMs - (24 * 3_600_000L))).Count);
+    }
+
+    [Fact]
     public async Task DeletedStreamIsIgnoredAfterRestartAndIdIsNotReused()
     {
         using var dir = new TempDir();

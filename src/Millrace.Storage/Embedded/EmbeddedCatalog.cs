@@ -80,6 +80,9 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
         return s.ById.ContainsKey(streamId) && !s.Dropped.Contains(streamId);
     }
 
+    /// <summary>True when the catalog holds a description of the stream (dropped or not).</summary>
+    public bool IsListed(long streamId) => _state.ById.ContainsKey(streamId);
+
     public bool TryGetRetentionHours(long streamId, out int hours)
     {
         var s = _state;

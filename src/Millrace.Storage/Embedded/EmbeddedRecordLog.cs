@@ -1081,7 +1081,8 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
             {
                 foreach (long id in _catalog.DroppedStreamIds)
                 {
-                    if (!_segments.Values.Any(s => s.MaxArrivalByStream.ContainsKey(id)))
+                    // Kept while the stream is still listed: a snapshot block may still name its shards.
+                    if (!_catalog.IsListed(id) && !_segments.Values.Any(s => s.MaxArrivalByStream.ContainsKey(id)))
                     {
                         forget.Add(id);
                     }

@@ -47,7 +47,7 @@ internal readonly record struct SnapshotEntry(
 internal static class LogFormat
 {
     public const uint SegmentMagic = 0x4753524D; // "MRSG"
-    public const uint IndexMagic = 0x58495242; // "BRIX"
+    public const uint IndexMagic = 0x5849524D; // "MRIX"
     public const ushort FormatVersion = 1;
     public const int SegmentHeaderSize = 16;
     public const int BlockHeaderSize = 48;

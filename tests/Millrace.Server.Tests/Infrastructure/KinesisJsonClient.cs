@@ -42,7 +42,11 @@ public sealed class KinesisJsonClient : IDisposable
 
     public async Task<Response> SendRawAsync(string? operation, string? body, string contentType = "application/x-amz-json-1.1", bool signed = true, string method = "POST", CancellationToken ct = default)
     {
-        using var request = new HttpRequestMessage(new HttpMethod(method), "/");
+        using var request = new HttpRequestMessage(new HttpMethod(method), "/")
+        {
+            Version = _http.DefaultRequestVersion,
+            VersionPolicy = _http.DefaultVersionPolicy,
+        };
         if (body is not null)
         {
             request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));

@@ -165,9 +165,9 @@ public sealed partial class MillraceProcess : IAsyncDisposable
     [GeneratedRegex(@"listening on http://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
     private static partial Regex ListeningLine();
 
-    private static partial class Syscall
+    private static class Syscall
     {
-        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-        internal static partial int kill(int pid, int sig);
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        internal static extern int kill(int pid, int sig);
     }
 }

@@ -240,7 +240,8 @@ async function main() {
       got.push(...(r.Records ?? []));
       check(typeof r.NextShardIterator === 'string', `${s.ShardId}: no NextShardIterator on an open shard`);
       iterator = r.NextShardIterator;
-      if ((r.Records ?? []).length === 0 && r.MillisBehindLatest === 0 && got.length >= want.length) break;
+      if (got.length >= want.length && (r.Records ?? []).length === 0) break;
+      if ((r.Records ?? []).length === 0 && r.MillisBehindLatest === 0) break; // caught up: the count check below decides
       if ((r.Records ?? []).length === 0) await new Promise((res) => setTimeout(res, 200));
     }
     check(got.length === want.length, `${s.ShardId}: read ${got.length} records, wrote ${want.length}`);
