@@ -501,7 +501,7 @@ public sealed class RecordLogTests
             {
                 await Task.Delay(5);
             }
-            ackedBeforeCopy = [.. acked];
+            ackedBeforeCopy = acked.ToArray(); // atomic snapshot of a ConcurrentDictionary
             CopyDirectory(dir.Path, image.Path);
             stop.Cancel();
             await Task.WhenAll(writers);
