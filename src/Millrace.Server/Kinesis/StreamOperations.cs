@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Millrace.Protocol;
 using Millrace.Storage;
 
@@ -94,10 +95,7 @@ public sealed class StreamOperations(StreamService streams)
         var w = ctx.Output;
         w.WriteStartObject();
         w.WriteStartObject("StreamDescription");
-        w.WriteString("StreamName", stream.StreamName);
-        w.WriteString("StreamARN", streams.StreamArn(stream.StreamName));
-        w.WriteString("StreamStatus", stream.Status);
-        ShardJson.WriteStreamModeDetails(w, stream);
+        WriteIdentity(w, stream);
         w.WriteStartArray("Shards");
         int written = 0;
         bool more = false;
@@ -120,15 +118,7 @@ public sealed class StreamOperations(StreamService streams)
 
         w.WriteEndArray();
         w.WriteBoolean("HasMoreShards", more);
-        w.WriteNumber("RetentionPeriodHours", stream.RetentionPeriodHours);
-        JsonTimestamps.WriteEpochSeconds(w, "StreamCreationTimestamp", stream.CreatedAtMs);
-        ShardJson.WriteEnhancedMonitoring(w);
-        w.WriteString("EncryptionType", stream.EncryptionType);
-        if (stream.KeyId is not null)
-        {
-            w.WriteString("KeyId", stream.KeyId);
-        }
-
+        WriteRetentionAndEncryption(w, stream);
         w.WriteEndObject();
         w.WriteEndObject();
     }
@@ -139,10 +129,25 @@ public sealed class StreamOperations(StreamService streams)
         var w = ctx.Output;
         w.WriteStartObject();
         w.WriteStartObject("StreamDescriptionSummary");
+        WriteIdentity(w, stream);
+        WriteRetentionAndEncryption(w, stream);
+        w.WriteNumber("OpenShardCount", streams.OpenShards(stream).Length);
+        w.WriteNumber("ConsumerCount", 0);
+        w.WriteNumber("MaxRecordSizeInKiB", stream.MaxRecordSizeInKiB);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private void WriteIdentity(Utf8JsonWriter w, StreamDescription stream)
+    {
         w.WriteString("StreamName", stream.StreamName);
         w.WriteString("StreamARN", streams.StreamArn(stream.StreamName));
         w.WriteString("StreamStatus", stream.Status);
         ShardJson.WriteStreamModeDetails(w, stream);
+    }
+
+    private static void WriteRetentionAndEncryption(Utf8JsonWriter w, StreamDescription stream)
+    {
         w.WriteNumber("RetentionPeriodHours", stream.RetentionPeriodHours);
         JsonTimestamps.WriteEpochSeconds(w, "StreamCreationTimestamp", stream.CreatedAtMs);
         ShardJson.WriteEnhancedMonitoring(w);
@@ -151,12 +156,6 @@ public sealed class StreamOperations(StreamService streams)
         {
             w.WriteString("KeyId", stream.KeyId);
         }
-
-        w.WriteNumber("OpenShardCount", streams.OpenShards(stream).Length);
-        w.WriteNumber("ConsumerCount", 0);
-        w.WriteNumber("MaxRecordSizeInKiB", stream.MaxRecordSizeInKiB);
-        w.WriteEndObject();
-        w.WriteEndObject();
     }
 
     private async ValueTask ListStreamsAsync(OperationContext ctx)
