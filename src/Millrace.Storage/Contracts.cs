@@ -103,6 +103,12 @@ public interface IStreamCatalog
 
     /// <summary>Removes a stream durably. No-op when absent.</summary>
     ValueTask DeleteAsync(long streamId, CancellationToken cancellationToken = default);
+
+    /// <summary>An account-level setting (e.g. MinimumThroughputBillingCommitment) as opaque JSON text, or null.</summary>
+    ValueTask<string?> GetAccountSettingAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores (or, with null, removes) an account-level setting durably.</summary>
+    ValueTask SetAccountSettingAsync(string key, string? json, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Thrown when a catalog write loses a race (name taken, or version moved on).</summary>

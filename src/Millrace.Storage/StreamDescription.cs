@@ -36,6 +36,24 @@ public sealed record StreamDescription
 
     /// <summary>Next unused shard index (children of resharding take the next ones).</summary>
     public int NextShardIndex { get; init; }
+
+    /// <summary>Enhanced monitoring: the shard-level metric names enabled.</summary>
+    public IReadOnlyList<string> ShardLevelMetrics { get; init; } = [];
+
+    /// <summary>The resource policy document attached to the stream, if any.</summary>
+    public string? ResourcePolicy { get; init; }
+
+    /// <summary>On-demand warm throughput target (MiB/s), if set.</summary>
+    public int? WarmThroughputMiBps { get; init; }
+
+    /// <summary>USER_PARTITION_KEY (default) or AUTO.</summary>
+    public string RecordDistributionStrategy { get; init; } = "USER_PARTITION_KEY";
+
+    /// <summary>When UpdateShardCount calls were made (epoch ms), for the rolling-day limit.</summary>
+    public IReadOnlyList<long> ScalingHistoryMs { get; init; } = [];
+
+    /// <summary>When encryption was started or stopped (epoch ms), for the rolling-day limit.</summary>
+    public IReadOnlyList<long> EncryptionChangesMs { get; init; } = [];
 }
 
 /// <summary>Persisted description of one shard. Hash keys are decimal strings of unsigned 128-bit values.</summary>

@@ -45,6 +45,27 @@ public sealed class CatalogTests
     }
 
     [Fact]
+    public async Task AccountSettingsSurviveRestartAndCanBeRemoved()
+    {
+        using var dir = new TempDir();
+        await using (var store = await Open(dir))
+        {
+            Assert.Null(await store.Catalog.GetAccountSettingAsync("x"));
+            await store.Catalog.SetAccountSettingAsync("x", "{\"a\":1}");
+            await store.Catalog.SetAccountSettingAsync("y", "{}");
+            await store.Catalog.CreateAsync(NewStream("s", 1)); // other catalog writes keep the settings
+            await store.Catalog.SetAccountSettingAsync("y", null);
+        }
+
+        await using (var store = await Open(dir))
+        {
+            Assert.Equal("{\"a\":1}", await store.Catalog.GetAccountSettingAsync("x"));
+            Assert.Null(await store.Catalog.GetAccountSettingAsync("y"));
+            Assert.NotNull(await store.Catalog.FindAsync("s"));
+        }
+    }
+
+    [Fact]
     public async Task InterruptedCatalogWriteLeavesOldCatalog()
     {
         using var dir = new TempDir();

@@ -26,7 +26,10 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
         long NextStreamId,
         Dictionary<long, StreamDescription> ById,
         Dictionary<string, long> ByName,
-        HashSet<long> Dropped);
+        HashSet<long> Dropped)
+    {
+        public Dictionary<string, string> AccountSettings { get; init; } = new(StringComparer.Ordinal);
+    }
 
     internal sealed class CatalogFile
     {
@@ -37,6 +40,8 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
         public List<long> DroppedStreamIds { get; set; } = [];
 
         public List<StreamDescription> Streams { get; set; } = [];
+
+        public Dictionary<string, string> AccountSettings { get; set; } = new(StringComparer.Ordinal);
     }
 
     private EmbeddedCatalog(string directory, State state)
@@ -70,7 +75,10 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
         var byId = file.Streams.ToDictionary(s => s.StreamId);
         var byName = file.Streams.ToDictionary(s => s.StreamName, s => s.StreamId, StringComparer.Ordinal);
         long next = Math.Max(file.NextStreamId, byId.Count == 0 ? 1 : byId.Keys.Max() + 1);
-        return new EmbeddedCatalog(directory, new State(next, byId, byName, [.. file.DroppedStreamIds]));
+        return new EmbeddedCatalog(directory, new State(next, byId, byName, [.. file.DroppedStreamIds])
+        {
+            AccountSettings = new Dictionary<string, string>(file.AccountSettings, StringComparer.Ordinal),
+        });
     }
 
     /// <summary>True when the stream is in the catalog and its records were not dropped.</summary>
@@ -126,7 +134,7 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
             var stored = stream with { StreamId = s.NextStreamId, Version = 1 };
             var byId = new Dictionary<long, StreamDescription>(s.ById) { [stored.StreamId] = stored };
             var byName = new Dictionary<string, long>(s.ByName, StringComparer.Ordinal) { [stored.StreamName] = stored.StreamId };
-            Commit(new State(s.NextStreamId + 1, byId, byName, s.Dropped));
+            Commit(s with { NextStreamId = s.NextStreamId + 1, ById = byId, ByName = byName });
             return stored;
         }
         finally
@@ -160,7 +168,7 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
             var byName = new Dictionary<string, long>(s.ByName, StringComparer.Ordinal);
             byName.Remove(current.StreamName);
             byName[stored.StreamName] = stored.StreamId;
-            Commit(new State(s.NextStreamId, byId, byName, s.Dropped));
+            Commit(s with { ById = byId, ByName = byName });
             return stored;
         }
         finally
@@ -183,7 +191,7 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
             byId.Remove(streamId);
             var byName = new Dictionary<string, long>(s.ByName, StringComparer.Ordinal);
             byName.Remove(current.StreamName);
-            Commit(new State(s.NextStreamId, byId, byName, s.Dropped));
+            Commit(s with { ById = byId, ByName = byName });
         }
         finally
         {
@@ -235,6 +243,33 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
         }
     }
 
+    public ValueTask<string?> GetAccountSettingAsync(string key, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_state.AccountSettings.TryGetValue(key, out var json) ? json : null);
+
+    public async ValueTask SetAccountSettingAsync(string key, string? json, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var s = _state;
+            var settings = new Dictionary<string, string>(s.AccountSettings, StringComparer.Ordinal);
+            if (json is null)
+            {
+                settings.Remove(key);
+            }
+            else
+            {
+                settings[key] = json;
+            }
+
+            Commit(s with { AccountSettings = settings });
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private void Commit(State next)
     {
         var file = new CatalogFile
@@ -242,6 +277,7 @@ internal sealed class EmbeddedCatalog : IStreamCatalog, IDisposable
             NextStreamId = next.NextStreamId,
             DroppedStreamIds = [.. next.Dropped.Order()],
             Streams = [.. next.ById.Values.OrderBy(d => d.StreamId)],
+            AccountSettings = next.AccountSettings,
         };
         string tmp = _path + ".tmp";
         using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 4096))
