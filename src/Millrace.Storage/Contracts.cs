@@ -11,7 +11,11 @@ public readonly record struct AppendEntry(int ShardIndex, ReadOnlyMemory<byte> P
 public readonly record struct AppendedRecord(ulong Position, long ArrivalMs);
 
 /// <summary>A record read back from a shard.</summary>
-public readonly record struct StoredRecord(ulong Position, long ArrivalMs, ReadOnlyMemory<byte> PartitionKey, ReadOnlyMemory<byte> Data);
+public readonly record struct StoredRecord(ulong Position, long ArrivalMs, ReadOnlyMemory<byte> PartitionKey, ReadOnlyMemory<byte> Data)
+{
+    /// <summary>The key the record was encrypted under at rest, or null when it was stored in plaintext.</summary>
+    public string? EncryptionKeyId { get; init; }
+}
 
 /// <summary>The result of reading a shard from a position.</summary>
 /// <param name="Records">Records at or after the requested position, in position order.</param>
@@ -56,7 +60,14 @@ public interface IRecordLog
     /// <summary>Appends records of one stream (any mix of its shards) durably. Completes after the records are on
     /// stable storage; <paramref name="results"/>[i] receives what entry i was assigned. Records of one shard in
     /// one call get consecutive, increasing positions in entry order. Many concurrent calls share one fsync.</summary>
-    ValueTask AppendAsync(long streamId, ReadOnlyMemory<AppendEntry> entries, Memory<AppendedRecord> results, CancellationToken cancellationToken = default);
+    ValueTask AppendAsync(long streamId, ReadOnlyMemory<AppendEntry> entries, Memory<AppendedRecord> results, CancellationToken cancellationToken = default) =>
+        AppendAsync(streamId, entries, results, encryptionKeyId: null, cancellationToken);
+
+    /// <summary>Like <see cref="AppendAsync(long, ReadOnlyMemory{AppendEntry}, Memory{AppendedRecord}, CancellationToken)"/>,
+    /// and when <paramref name="encryptionKeyId"/> is not null the records (data and partition keys) are stored
+    /// encrypted under that key, which the backend obtains from its <see cref="IEncryptionKeyProvider"/>. Throws
+    /// <see cref="EncryptionKeyUnavailableException"/> (nothing written) when the key cannot be had.</summary>
+    ValueTask AppendAsync(long streamId, ReadOnlyMemory<AppendEntry> entries, Memory<AppendedRecord> results, string? encryptionKeyId, CancellationToken cancellationToken = default);
 
     /// <summary>Reads durable records with Position &gt;= <paramref name="fromPosition"/> and ArrivalMs &gt;=
     /// <paramref name="notBeforeMs"/> (the retention cut-off), up to <paramref name="maxRecords"/> records and about
@@ -80,6 +91,26 @@ public interface IRecordLog
     /// <summary>Completes when the shard has a durable record at or after <paramref name="position"/> (or is
     /// sealed), or when cancelled. Lets push consumers wake on appends instead of polling.</summary>
     ValueTask WaitForDataAsync(ShardKey shard, ulong position, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Where the storage gets encryption keys from. Storage only knows key ids (opaque strings of at most 255 UTF-8
+/// bytes, recorded in every encrypted block) and 256-bit keys; the caller owns naming, aliases and key files.
+/// Called from the writer and from readers concurrently, so implementations must be thread-safe (and should cache).
+/// </summary>
+public interface IEncryptionKeyProvider
+{
+    /// <summary>Writes the 32-byte AES-256 key of <paramref name="keyId"/> into <paramref name="key"/>; false when
+    /// the key does not exist or cannot be used.</summary>
+    bool TryGetKey(string keyId, Span<byte> key);
+}
+
+/// <summary>Thrown when records must be encrypted or decrypted with a key the <see cref="IEncryptionKeyProvider"/>
+/// does not have (or when no provider is configured).</summary>
+public sealed class EncryptionKeyUnavailableException(string keyId)
+    : Exception($"Encryption key {keyId} is not available.")
+{
+    public string KeyId { get; } = keyId;
 }
 
 /// <summary>

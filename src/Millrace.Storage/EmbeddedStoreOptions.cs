@@ -17,4 +17,8 @@ public sealed record EmbeddedStoreOptions
 
     /// <summary>The writer stops draining its queue into one batch once the batch holds this many bytes.</summary>
     public int MaxBatchBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>Supplies the keys of encrypted appends and reads (see docs/storage.md). Null: the log refuses
+    /// encrypted appends and cannot read encrypted blocks.</summary>
+    public IEncryptionKeyProvider? EncryptionKeys { get; init; }
 }

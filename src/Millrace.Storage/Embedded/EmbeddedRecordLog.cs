@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using System.Threading.Channels;
 using Microsoft.Win32.SafeHandles;
 
@@ -42,6 +44,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
     private readonly List<WriteRequest> _batch = [];
     private readonly List<Publication> _pubs = [];
     private readonly List<ShardState> _snapshotScratch = [];
+    private readonly Dictionary<string, (AesGcm Cipher, byte[] KeyId)> _writeCiphers = new(StringComparer.Ordinal);
     private Exception? _fatal;
 
     private readonly CancellationTokenSource _stopping = new();
@@ -113,6 +116,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
         public Memory<AppendedRecord> Results;
         public ShardKey Shard;
         public ulong StartingPosition;
+        public string? KeyId;
         public Exception? Error;
         public ulong? SealResult;
         public TaskCompletionSource<ulong?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -379,9 +383,18 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
     }
 
     public ValueTask AppendAsync(long streamId, ReadOnlyMemory<AppendEntry> entries, Memory<AppendedRecord> results,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        AppendAsync(streamId, entries, results, null, cancellationToken);
+
+    public ValueTask AppendAsync(long streamId, ReadOnlyMemory<AppendEntry> entries, Memory<AppendedRecord> results,
+        string? encryptionKeyId, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
+        if (encryptionKeyId is not null
+            && (encryptionKeyId.Length == 0 || Encoding.UTF8.GetByteCount(encryptionKeyId) > BlockCipher.MaxKeyIdBytes))
+        {
+            throw new ArgumentException("An encryption key id must be 1 to 255 UTF-8 bytes.", nameof(encryptionKeyId));
+        }
         cancellationToken.ThrowIfCancellationRequested();
         if (results.Length < entries.Length)
         {
@@ -392,7 +405,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
             return ValueTask.CompletedTask;
         }
         // Once queued an append cannot be cancelled: it may already be on disk.
-        var req = new WriteRequest(RequestKind.Append) { StreamId = streamId, Entries = entries, Results = results };
+        var req = new WriteRequest(RequestKind.Append) { StreamId = streamId, Entries = entries, Results = results, KeyId = encryptionKeyId };
         return new ValueTask(Enqueue(req));
     }
 
@@ -450,6 +463,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
         bool isSealed;
         BlockEntry[] picked = ArrayPool<BlockEntry>.Shared.Rent(16);
         int pickedCount = 0;
+        BlockDecryptor? decryptor = null;
         try
         {
             lock (st)
@@ -488,6 +502,12 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
                 var e = picked[b];
                 byte[] block = ReadBlock(e);
                 int pos = LogFormat.BlockHeaderSize;
+                string? keyId = null;
+                if ((LogFormat.ReadBlockHeader(block).Flags & LogFormat.FlagEncrypted) != 0)
+                {
+                    decryptor ??= new BlockDecryptor(_options.EncryptionKeys);
+                    keyId = decryptor.Decrypt(block, e, out pos, out _);
+                }
                 for (int r = 0; r < e.RecordCount; r++)
                 {
                     int keyLen = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(block.AsSpan(pos));
@@ -505,7 +525,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
                         break;
                     }
                     result.Add(new StoredRecord(position, e.ArrivalMs, block.AsMemory(keyStart, keyLen),
-                        block.AsMemory(keyStart + keyLen, dataLen)));
+                        block.AsMemory(keyStart + keyLen, dataLen)) { EncryptionKeyId = keyId });
                     dataBytes += keyLen + dataLen;
                 }
             }
@@ -517,6 +537,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
         finally
         {
             ArrayPool<BlockEntry>.Shared.Return(picked);
+            decryptor?.Dispose();
         }
     }
 
@@ -790,6 +811,24 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
                     "the stream is not in the catalog or was deleted");
                 return;
             }
+            AesGcm? cipher = null;
+            byte[] keyIdBytes = [];
+            if (req.KeyId is not null)
+            {
+                if (!_writeCiphers.TryGetValue(req.KeyId, out var cached))
+                {
+                    var created = BlockCipher.TryCreate(_options.EncryptionKeys, req.KeyId);
+                    if (created is null)
+                    {
+                        req.Error = new EncryptionKeyUnavailableException(req.KeyId);
+                        return;
+                    }
+                    cached = (created, Encoding.UTF8.GetBytes(req.KeyId));
+                    _writeCiphers[req.KeyId] = cached;
+                }
+                (cipher, keyIdBytes) = cached;
+            }
+            int overhead = cipher is null ? 0 : BlockCipher.Overhead(keyIdBytes.Length);
             var sorted = keys.AsSpan(0, n);
             sorted.Sort(); // groups entries by shard, entry order kept inside a group
 
@@ -804,7 +843,7 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
                         st is null ? "the shard is not open" : "the shard is sealed");
                     return;
                 }
-                long blockSize = LogFormat.BlockHeaderSize;
+                long blockSize = LogFormat.BlockHeaderSize + overhead;
                 int end = g;
                 for (; end < n && (int)(sorted[end] >> 32) == shardIndex; end++)
                 {
@@ -836,6 +875,10 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
                 ulong first = Math.Max(Math.Max(st.WLastPosition + 1, (ulong)arrival << 20), st.StartingPosition + 1);
                 int blockStart = _bufLen;
                 int pos = blockStart + LogFormat.BlockHeaderSize;
+                if (cipher is not null)
+                {
+                    pos += BlockCipher.WritePrefix(_buf.AsSpan(pos), keyIdBytes);
+                }
                 int count = 0;
                 for (; g < n && (int)(sorted[g] >> 32) == shardIndex; g++, count++)
                 {
@@ -844,9 +887,18 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
                     pos += LogFormat.WriteRecord(_buf.AsSpan(pos), e.PartitionKey.Span, e.Data.Span);
                     results[idx] = new AppendedRecord(first + (ulong)count, arrival);
                 }
+                if (cipher is not null)
+                {
+                    pos += BlockCipher.TagSize;
+                }
                 int length = pos - blockStart;
                 var block = _buf.AsSpan(blockStart, length);
-                LogFormat.WriteBlockHeader(block, length, BlockType.Records, req.StreamId, shardIndex, count, first, arrival);
+                LogFormat.WriteBlockHeader(block, length, BlockType.Records, req.StreamId, shardIndex, count, first, arrival,
+                    cipher is null ? (ushort)0 : LogFormat.FlagEncrypted);
+                if (cipher is not null)
+                {
+                    BlockCipher.Encrypt(cipher, block);
+                }
                 LogFormat.SealBlock(block);
                 st.WLastPosition = first + (ulong)count - 1;
                 st.WLastArrivalMs = arrival;
@@ -1134,6 +1186,11 @@ internal sealed class EmbeddedRecordLog : IRecordLog, IAsyncDisposable
         }
         ArrayPool<byte>.Shared.Return(_buf);
         _buf = [];
+        foreach (var (cipher, _) in _writeCiphers.Values)
+        {
+            cipher.Dispose();
+        }
+        _writeCiphers.Clear();
         _stopping.Dispose();
     }
 }

@@ -57,6 +57,9 @@ internal static class LogFormat
     public const int IndexEntrySize = 48;
     public const int MaxBlockLength = 1 << 30;
 
+    /// <summary>Block flag: the record section is AES-256-GCM encrypted (see <see cref="BlockCipher"/>).</summary>
+    public const ushort FlagEncrypted = 1;
+
     public static string SegmentFileName(long id) => $"{id:D16}.seg";
 
     public static string IndexFileName(long id) => $"{id:D16}.idx";
@@ -76,13 +79,13 @@ internal static class LogFormat
         && BinaryPrimitives.ReadInt64LittleEndian(src[8..]) == segmentId;
 
     public static void WriteBlockHeader(Span<byte> dst, int length, BlockType type, long streamId, int shardIndex,
-        int recordCount, ulong firstPosition, long arrivalMs)
+        int recordCount, ulong firstPosition, long arrivalMs, ushort flags = 0)
     {
         BinaryPrimitives.WriteInt32LittleEndian(dst, length);
         BinaryPrimitives.WriteUInt32LittleEndian(dst[4..], 0);
         dst[8] = (byte)type;
         dst[9] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(dst[10..], 0); // flags: reserved for compression/encryption
+        BinaryPrimitives.WriteUInt16LittleEndian(dst[10..], flags);
         BinaryPrimitives.WriteInt32LittleEndian(dst[12..], shardIndex);
         BinaryPrimitives.WriteInt64LittleEndian(dst[16..], streamId);
         BinaryPrimitives.WriteUInt64LittleEndian(dst[24..], firstPosition);
@@ -120,26 +123,18 @@ internal static class LogFormat
         {
             return false;
         }
+        if (h.Flags != 0)
+        {
+            // Only records blocks are encrypted; their framing is checked after decryption, the CRC already
+            // protects against torn writes, and the GCM tag against everything else.
+            return h.Type == BlockType.Records && h.Flags == FlagEncrypted && h.RecordCount > 0
+                && BlockCipher.TryGetLayout(block, out int recordsStart, out int recordsEnd)
+                && recordsEnd - recordsStart >= (long)h.RecordCount * RecordHeaderSize;
+        }
         switch (h.Type)
         {
             case BlockType.Records:
-                int pos = BlockHeaderSize;
-                for (int i = 0; i < h.RecordCount; i++)
-                {
-                    if (block.Length - pos < RecordHeaderSize)
-                    {
-                        return false;
-                    }
-                    int keyLen = BinaryPrimitives.ReadUInt16LittleEndian(block[pos..]);
-                    uint dataLen = BinaryPrimitives.ReadUInt32LittleEndian(block[(pos + 2)..]);
-                    long next = (long)pos + RecordHeaderSize + keyLen + dataLen;
-                    if (next > block.Length)
-                    {
-                        return false;
-                    }
-                    pos = (int)next;
-                }
-                return pos == block.Length && h.RecordCount > 0;
+                return VerifyRecords(block, BlockHeaderSize, block.Length, h.RecordCount);
             case BlockType.Snapshot:
                 return block.Length == BlockHeaderSize + ((long)h.RecordCount * SnapshotEntrySize);
             case BlockType.ShardOpened:
@@ -148,6 +143,28 @@ internal static class LogFormat
             default:
                 return false;
         }
+    }
+
+    /// <summary>Checks that <c>block[start..end)</c> is exactly <paramref name="recordCount"/> framed records.</summary>
+    public static bool VerifyRecords(ReadOnlySpan<byte> block, int start, int end, int recordCount)
+    {
+        int pos = start;
+        for (int i = 0; i < recordCount; i++)
+        {
+            if (end - pos < RecordHeaderSize)
+            {
+                return false;
+            }
+            int keyLen = BinaryPrimitives.ReadUInt16LittleEndian(block[pos..]);
+            uint dataLen = BinaryPrimitives.ReadUInt32LittleEndian(block[(pos + 2)..]);
+            long next = (long)pos + RecordHeaderSize + keyLen + dataLen;
+            if (next > end)
+            {
+                return false;
+            }
+            pos = (int)next;
+        }
+        return pos == end && recordCount > 0;
     }
 
     public static int RecordsSize(ReadOnlySpan<byte> key, ReadOnlySpan<byte> data) => RecordHeaderSize + key.Length + data.Length;
