@@ -26,5 +26,8 @@ public sealed class MillraceServerOptions
     /// <summary>Shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
     public int ShardLimit { get; set; }
 
+    /// <summary>Directory of encryption keys and aliases (see README); null means &lt;data-dir&gt;/keys.</summary>
+    public string? KmsKeyDirectory { get; set; }
+
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }

@@ -28,6 +28,9 @@ public sealed record StreamDescription
 
     public string? KeyId { get; init; }
 
+    /// <summary>The key id KeyId resolved to when encryption started; new records are encrypted under it.</summary>
+    public string? ResolvedKeyId { get; init; }
+
     public int MaxRecordSizeInKiB { get; init; } = 1024;
 
     public IReadOnlyList<ShardDescription> Shards { get; init; } = [];

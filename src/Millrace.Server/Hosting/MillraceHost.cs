@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Millrace.Server.Encryption;
 using Millrace.Server.Kinesis;
 using Millrace.Storage;
 
@@ -38,12 +39,14 @@ public sealed class MillraceHost : IAsyncDisposable
         }
 
         Directory.CreateDirectory(options.DataDirectory);
+        var keys = new KmsKeyStore(options.KmsKeyDirectory ?? Path.Combine(options.DataDirectory, "keys"), options.Region, options.AccountId);
         var store = await EmbeddedStreamStore.OpenAsync(
             new EmbeddedStoreOptions
             {
                 DataDirectory = Path.Combine(options.DataDirectory, "streams"),
                 SegmentSizeBytes = options.SegmentSizeBytes,
                 Clock = options.Clock,
+                EncryptionKeys = keys,
             },
             ct);
         try
@@ -73,7 +76,8 @@ public sealed class MillraceHost : IAsyncDisposable
             var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
             new StreamOperations(streams).Register(operations);
             new ShardOperations(streams).Register(operations);
-            new RecordOperations(streams).Register(operations);
+            new RecordOperations(streams, keys).Register(operations);
+            new EncryptionOperations(streams, keys).Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>());
             app.Run(endpoint.HandleAsync);
 

@@ -3,12 +3,13 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Millrace.Protocol;
+using Millrace.Server.Encryption;
 using Millrace.Storage;
 
 namespace Millrace.Server.Kinesis;
 
 /// <summary>PutRecord, PutRecords and GetRecords: the data plane.</summary>
-public sealed class RecordOperations(StreamService streams)
+public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = null)
 {
     private const int MaxPutRecordsBytes = 10 * 1024 * 1024;
     private const int GetRecordsDefaultLimit = 10_000;
@@ -127,7 +128,13 @@ public sealed class RecordOperations(StreamService streams)
     {
         try
         {
-            await streams.Records.AppendAsync(stream.StreamId, entries, results, ct);
+            // The stream snapshot that routed the records also decides their encryption and the response's EncryptionType.
+            var keyId = stream.EncryptionType == "KMS" ? stream.ResolvedKeyId : null;
+            await streams.Records.AppendAsync(stream.StreamId, entries, results, keyId, ct);
+        }
+        catch (EncryptionKeyUnavailableException ex)
+        {
+            throw KeyUnavailable(ex);
         }
         catch (ShardUnavailableException)
         {
@@ -168,6 +175,9 @@ public sealed class RecordOperations(StreamService streams)
         return HashKeys.FromPartitionKey(partitionKey);
     }
 
+    private KinesisException KeyUnavailable(EncryptionKeyUnavailableException ex) =>
+        keys?.KeyUnavailable(ex.KeyId) ?? KmsKeyStore.NotFound($"Key '{ex.KeyId}' does not exist");
+
     private static void WriteEncryptionType(Utf8JsonWriter w, StreamDescription stream)
     {
         if (stream.EncryptionType != "NONE")
@@ -205,7 +215,15 @@ public sealed class RecordOperations(StreamService streams)
 
         int limit = ctx.GetInt32("Limit") ?? GetRecordsDefaultLimit;
         var cutoff = streams.RetentionCutoffMs(stream, ctx.NowMs);
-        var read = await streams.Records.ReadAsync(new ShardKey(stream.StreamId, it.ShardIndex), it.Position, limit, GetRecordsMaxBytes, cutoff, ctx.CancellationToken);
+        ShardReadResult read;
+        try
+        {
+            read = await streams.Records.ReadAsync(new ShardKey(stream.StreamId, it.ShardIndex), it.Position, limit, GetRecordsMaxBytes, cutoff, ctx.CancellationToken);
+        }
+        catch (EncryptionKeyUnavailableException ex)
+        {
+            throw KeyUnavailable(ex);
+        }
 
         var w = ctx.Output;
         w.WriteStartObject();
@@ -217,9 +235,15 @@ public sealed class RecordOperations(StreamService streams)
             JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
             w.WriteBase64String("Data", r.Data.Span);
             w.WriteString("PartitionKey", r.PartitionKey.Span);
-            if (stream.EncryptionType != "NONE")
+            // Per record: how it is stored. Records written before encryption started stay plaintext and say NONE;
+            // on a stream that was never encrypted the member is left out, as before.
+            if (r.EncryptionKeyId is not null)
             {
-                w.WriteString("EncryptionType", stream.EncryptionType);
+                w.WriteString("EncryptionType", "KMS");
+            }
+            else if (stream.EncryptionType != "NONE" || stream.EncryptionChangesMs.Count > 0)
+            {
+                w.WriteString("EncryptionType", "NONE");
             }
 
             w.WriteEndObject();
