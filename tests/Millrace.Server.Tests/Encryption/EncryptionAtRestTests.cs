@@ -8,8 +8,8 @@ using Millrace.Server.Tests.Infrastructure;
 namespace Millrace.Server.Tests.Encryption;
 
 /// <summary>
-/// StartStreamEncryption / StopStreamEncryption end to end: the AWS CLI v2 turns encryption on with
-/// <c>alias/aws/kinesis</c>, writes records whose data and partition keys carry a unique marker, reads them back,
+/// StartStreamEncryption / StopStreamEncryption end to end: boto3 turns encryption on with
+/// <c>alias/aws/kinesis</c> and writes records whose data and partition keys carry a unique marker, reads them back,
 /// and after the server stops not one file under the data directory contains the marker.
 /// </summary>
 public sealed class EncryptionAtRestTests
@@ -25,48 +25,20 @@ public sealed class EncryptionAtRestTests
         string before = "before-sse-" + Guid.NewGuid().ToString("N");
         string after = "after-sse-" + Guid.NewGuid().ToString("N");
 
-        await Aws(server, "create-stream", "--stream-name", name, "--shard-count", "2");
-        await Aws(server, "wait", "stream-exists", "--stream-name", name);
-        var plainPut = await Aws(server, "put-record", "--stream-name", name, "--partition-key", before, "--data", before, "--cli-binary-format", "raw-in-base64-out");
-        Assert.False(plainPut.TryGetProperty("EncryptionType", out _));
+        // boto3: plaintext record, start with alias/aws/kinesis, marked records via put_record and put_records, read
+        // back (per-record EncryptionType), stop, plaintext record.
+        var script = Path.Combine(ExternalTool.RepositoryRoot, "tests", "clients", "python", "sse_boto3.py");
+        var result = await ExternalTool.RunAsync("python3", [script, server.Endpoint, name, marker, before, after],
+            env: new Dictionary<string, string> { ["PYTHONUNBUFFERED"] = "1", ["PYTHONDONTWRITEBYTECODE"] = "1" },
+            timeout: TimeSpan.FromSeconds(90));
+        Assert.True(result.ExitCode == 0 && result.StdOut.Contains("SUMMARY {\"ok\": true", StringComparison.Ordinal),
+            $"{result}\nserver:\n{string.Join('\n', server.Output.TakeLast(40))}");
 
-        await Aws(server, "start-stream-encryption", "--stream-name", name, "--encryption-type", "KMS", "--key-id", "alias/aws/kinesis");
-        await Aws(server, "wait", "stream-exists", "--stream-name", name);
-        var summary = (await Aws(server, "describe-stream-summary", "--stream-name", name)).GetProperty("StreamDescriptionSummary");
-        Assert.Equal("KMS", summary.GetProperty("EncryptionType").GetString());
-        Assert.Equal("alias/aws/kinesis", summary.GetProperty("KeyId").GetString());
-        Assert.Equal("ACTIVE", summary.GetProperty("StreamStatus").GetString());
-
-        var put = await Aws(server, "put-record", "--stream-name", name, "--partition-key", marker + "-pk-single", "--data", marker + "-data-single", "--cli-binary-format", "raw-in-base64-out");
-        Assert.Equal("KMS", put.GetProperty("EncryptionType").GetString());
-        var records = JsonSerializer.Serialize(Enumerable.Range(0, 4).Select(i => new Dictionary<string, string>
+        using (var client = new KinesisJsonClient(server.Endpoint))
         {
-            ["Data"] = $"{marker}-data-{i}-" + new string('d', 50 * i),
-            ["PartitionKey"] = $"{marker}-pk-{i}",
-        }));
-        var batch = await Aws(server, "put-records", "--stream-name", name, "--records", records, "--cli-binary-format", "raw-in-base64-out");
-        Assert.Equal(0, batch.GetProperty("FailedRecordCount").GetInt32());
-        Assert.Equal("KMS", batch.GetProperty("EncryptionType").GetString());
-
-        var read = await ReadAllWithCli(server, name);
-        Assert.Equal(6, read.Count);
-        Assert.Equal("NONE", read.Single(r => r.PartitionKey == before).EncryptionType); // written before encryption started
-        var encrypted = read.Where(r => r.PartitionKey.StartsWith(marker, StringComparison.Ordinal)).ToList();
-        Assert.Equal(5, encrypted.Count);
-        Assert.All(encrypted, r => Assert.Equal("KMS", r.EncryptionType));
-        Assert.Equal(marker + "-data-single", encrypted.Single(r => r.PartitionKey == marker + "-pk-single").Data);
-        for (int i = 0; i < 4; i++)
-        {
-            Assert.Equal($"{marker}-data-{i}-" + new string('d', 50 * i), encrypted.Single(r => r.PartitionKey == $"{marker}-pk-{i}").Data);
+            var read = await GetAll(client, name);
+            Assert.Equal(8, read.Count);
         }
-
-        await Aws(server, "stop-stream-encryption", "--stream-name", name, "--encryption-type", "KMS", "--key-id", "alias/aws/kinesis");
-        await Aws(server, "wait", "stream-exists", "--stream-name", name);
-        summary = (await Aws(server, "describe-stream-summary", "--stream-name", name)).GetProperty("StreamDescriptionSummary");
-        Assert.Equal("NONE", summary.GetProperty("EncryptionType").GetString());
-        Assert.False(summary.TryGetProperty("KeyId", out _));
-        var afterPut = await Aws(server, "put-record", "--stream-name", name, "--partition-key", after, "--data", after, "--cli-binary-format", "raw-in-base64-out");
-        Assert.False(afterPut.TryGetProperty("EncryptionType", out _));
 
         Assert.Equal(0, await server.StopAsync());
         Assert.Empty(FilesContaining(server.DataDirectory, marker));
@@ -75,13 +47,21 @@ public sealed class EncryptionAtRestTests
         Assert.NotEmpty(FilesContaining(server.DataDirectory, after));
         Assert.True(File.Exists(Path.Combine(server.DataDirectory, "keys", "aliases.json")));
 
+        // After a restart everything reads back intact, each record with the EncryptionType it was stored with.
         await server.RestartAsync();
-        var again = await ReadAllWithCli(server, name);
-        Assert.Equal(7, again.Count);
-        Assert.Equal(
-            read.Select(r => r.ToString()).Order(StringComparer.Ordinal),
-            again.Where(r => r.PartitionKey != after).Select(r => r.ToString()).Order(StringComparer.Ordinal));
-        Assert.Equal("NONE", again.Single(r => r.PartitionKey == after).EncryptionType);
+        using var restarted = new KinesisJsonClient(server.Endpoint);
+        var again = await GetAll(restarted, name);
+        Assert.Equal(8, again.Count);
+        var byKey = again.ToDictionary(r => r["PartitionKey"]!.GetValue<string>(), r => (
+            Data: Encoding.UTF8.GetString(Convert.FromBase64String(r["Data"]!.GetValue<string>())),
+            Type: r["EncryptionType"]?.GetValue<string>()));
+        Assert.Equal((before, "NONE"), byKey[before]);
+        Assert.Equal((after, "NONE"), byKey[after]);
+        Assert.Equal(($"{marker}-data-single", "KMS"), byKey[$"{marker}-pk-single"]);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(($"{marker}-data-{i}-" + new string('d', 100 * i), "KMS"), byKey[$"{marker}-pk-{i}"]);
+        }
     }
 
     [Fact]
@@ -133,7 +113,7 @@ except k.exceptions.KMSNotFoundException as e:
 
             // A key ARN of the operator's key file.
             string keyArn = $"arn:aws:kms:us-east-1:000000000000:key/{keyId}";
-            await client.OkAsync("StartStreamEncryption", new { StreamName = name, EncryptionType = "KMS", KeyId = keyArn });
+            await Aws(server, "start-stream-encryption", "--stream-name", name, "--encryption-type", "KMS", "--key-id", keyArn);
             summary = (await client.OkAsync("DescribeStreamSummary", new { StreamName = name }))["StreamDescriptionSummary"]!;
             Assert.Equal("KMS", summary["EncryptionType"]!.GetValue<string>());
             Assert.Equal(keyArn, summary["KeyId"]!.GetValue<string>());
@@ -212,28 +192,6 @@ except k.exceptions.KMSNotFoundException as e:
         var iterator = (await client.OkAsync("GetShardIterator", new { StreamName = name, ShardId = "shardId-000000000000", ShardIteratorType = "TRIM_HORIZON" }))["ShardIterator"]!.GetValue<string>();
         var got = await client.OkAsync("GetRecords", new { ShardIterator = iterator });
         return [.. got["Records"]!.AsArray().Select(r => r!)];
-    }
-
-    private sealed record ReadRecord(string PartitionKey, string Data, string? EncryptionType);
-
-    private static async Task<List<ReadRecord>> ReadAllWithCli(MillraceProcess server, string name)
-    {
-        var all = new List<ReadRecord>();
-        foreach (var shard in new[] { "shardId-000000000000", "shardId-000000000001" })
-        {
-            var iterator = (await Aws(server, "get-shard-iterator", "--stream-name", name, "--shard-id", shard, "--shard-iterator-type", "TRIM_HORIZON"))
-                .GetProperty("ShardIterator").GetString()!;
-            var got = await Aws(server, "get-records", "--shard-iterator", iterator);
-            foreach (var r in got.GetProperty("Records").EnumerateArray())
-            {
-                all.Add(new ReadRecord(
-                    r.GetProperty("PartitionKey").GetString()!,
-                    Encoding.UTF8.GetString(r.GetProperty("Data").GetBytesFromBase64()),
-                    r.TryGetProperty("EncryptionType", out var e) ? e.GetString() : null));
-            }
-        }
-
-        return all;
     }
 
     /// <summary>Every file under <paramref name="root"/> whose bytes contain <paramref name="text"/> (UTF-8).</summary>
