@@ -305,6 +305,64 @@ public class CborConformanceTests
         Assert.Equal(json, Encoding.UTF8.GetString(back.WrittenSpan));
     }
 
+    [Fact]
+    public void ModelCarriesOutputShapesWithTheirBlobsAndTimestamps()
+    {
+        var found = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var operation in ModelValidator.Kinesis.Operations)
+        {
+            if (ModelValidator.Kinesis.GetOutputShape(operation) is { } output)
+            {
+                Collect(operation, output, [], found);
+            }
+        }
+
+        // The blob and timestamp members of every response in botocore's Kinesis model.
+        Assert.Equal(
+            [
+                "DescribeAccountSettings: MinimumThroughputBillingCommitment.EarliestAllowedEndAt",
+                "DescribeAccountSettings: MinimumThroughputBillingCommitment.EndedAt",
+                "DescribeAccountSettings: MinimumThroughputBillingCommitment.StartedAt",
+                "DescribeStream: StreamDescription.StreamCreationTimestamp",
+                "DescribeStreamConsumer: ConsumerDescription.ConsumerCreationTimestamp",
+                "DescribeStreamSummary: StreamDescriptionSummary.StreamCreationTimestamp",
+                "GetRecords: Records[].ApproximateArrivalTimestamp",
+                "GetRecords: Records[].Data",
+                "ListStreamConsumers: Consumers[].ConsumerCreationTimestamp",
+                "ListStreams: StreamSummaries[].StreamCreationTimestamp",
+                "RegisterStreamConsumer: Consumer.ConsumerCreationTimestamp",
+                "SubscribeToShard: EventStream.SubscribeToShardEvent.Records[].ApproximateArrivalTimestamp",
+                "SubscribeToShard: EventStream.SubscribeToShardEvent.Records[].Data",
+                "UpdateAccountSettings: MinimumThroughputBillingCommitment.EarliestAllowedEndAt",
+                "UpdateAccountSettings: MinimumThroughputBillingCommitment.EndedAt",
+                "UpdateAccountSettings: MinimumThroughputBillingCommitment.StartedAt",
+            ],
+            found);
+
+        static void Collect(string operation, ModelShape shape, List<string> path, SortedSet<string> found)
+        {
+            switch (shape.Kind)
+            {
+                case ShapeKind.Structure:
+                    foreach (var member in shape.Members)
+                    {
+                        Collect(operation, member.Target, [.. path, (path.Count > 0 ? "." : "") + member.Name], found);
+                    }
+
+                    break;
+                case ShapeKind.List:
+                    Collect(operation, shape.ListMember!, [.. path, "[]"], found);
+                    break;
+                case ShapeKind.Map:
+                    Collect(operation, shape.MapValue!, [.. path, "{}"], found);
+                    break;
+                case ShapeKind.Blob or ShapeKind.Timestamp:
+                    found.Add(operation + ": " + string.Concat(path));
+                    break;
+            }
+        }
+    }
+
     // ---- helpers ------------------------------------------------------------------------------------------------
 
     private static string ToJson(string operation, byte[] cbor)
