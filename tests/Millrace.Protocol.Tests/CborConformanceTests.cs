@@ -250,7 +250,7 @@ public class CborConformanceTests
                 69 4572726F72436F6465 63 612B62         #   "ErrorCode": "a+b"
               FF FF                                     # }]
               6B 45787472614D656D626572                 # "ExtraMember" (not in the model)
-              9F F9 3E00 F6 F5 64 41414141 FF           # [1.5 (shortest exact float), null, true, "AAAA"]: text, not bytes
+              9F FB 3FF8000000000000 F6 F5 64 41414141 FF # [1.5 (8-byte double, like Jackson), null, true, "AAAA"]: text, not bytes
             FF
             """);
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Formats.Cbor;
 using System.Globalization;
 using System.Numerics;
@@ -18,8 +17,10 @@ namespace Millrace.Protocol;
 /// which is what the Java SDK writes and reads).
 /// </summary>
 /// <remarks>
-/// Maps and arrays are written with indefinite lengths, as Jackson's <c>CBORGenerator</c> (used by the Java SDK)
-/// writes them; every CBOR decoder reads both forms. Malformed CBOR is a <c>SerializationException</c>.
+/// Requests are read with <c>CborReader</c> (definite and indefinite lengths alike). Responses are written by
+/// <see cref="CborOutput"/> into the caller's pooled buffer, with indefinite-length maps and arrays and 8-byte doubles
+/// as Jackson's <c>CBORGenerator</c> (used by the Java SDK) writes them. Malformed CBOR is a
+/// <c>SerializationException</c>.
 /// </remarks>
 public static class KinesisCbor
 {
@@ -27,8 +28,6 @@ public static class KinesisCbor
 
     /// <summary>Same nesting cap as the JSON path.</summary>
     public const int MaxDepth = 64;
-
-    private const int StackChars = 256;
 
     private static readonly JsonWriterOptions JsonOptions = new()
     {
@@ -75,33 +74,23 @@ public static class KinesisCbor
         }
 
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxDepth });
-        var writer = new CborWriter(CborConformanceMode.Lax, convertIndefiniteLengthEncodings: false, initialCapacity: json.Length);
         reader.Read();
-        WriteValue(ref reader, outputShape, writer);
-        Flush(writer, cbor);
+        WriteValue(ref reader, outputShape, cbor);
     }
 
     /// <summary>Writes an error as AWS sends it over CBOR: a map of <c>__type</c> and (when there is one) <c>message</c>.</summary>
     public static void WriteError(KinesisException error, IBufferWriter<byte> cbor)
     {
-        var writer = new CborWriter(CborConformanceMode.Lax, convertIndefiniteLengthEncodings: false);
-        writer.WriteStartMap(null);
-        writer.WriteTextString("__type");
-        writer.WriteTextString(error.ErrorType);
+        CborOutput.WriteByte(cbor, CborOutput.StartIndefiniteMap);
+        CborOutput.WriteText(cbor, "__type"u8);
+        CborOutput.WriteText(cbor, Encoding.UTF8.GetBytes(error.ErrorType));
         if (error.ErrorMessage is not null)
         {
-            writer.WriteTextString("message");
-            writer.WriteTextString(error.ErrorMessage);
+            CborOutput.WriteText(cbor, "message"u8);
+            CborOutput.WriteText(cbor, Encoding.UTF8.GetBytes(error.ErrorMessage));
         }
 
-        writer.WriteEndMap();
-        Flush(writer, cbor);
-    }
-
-    private static void Flush(CborWriter writer, IBufferWriter<byte> cbor)
-    {
-        var span = cbor.GetSpan(writer.BytesWritten);
-        cbor.Advance(writer.Encode(span));
+        CborOutput.WriteByte(cbor, CborOutput.Break);
     }
 
     // ---- CBOR -> JSON -------------------------------------------------------------------------------------------
@@ -328,15 +317,15 @@ public static class KinesisCbor
 
     // ---- JSON -> CBOR -------------------------------------------------------------------------------------------
 
-    private static void WriteValue(ref Utf8JsonReader reader, ModelShape? shape, CborWriter writer)
+    private static void WriteValue(ref Utf8JsonReader reader, ModelShape? shape, IBufferWriter<byte> cbor)
     {
         switch (reader.TokenType)
         {
             case JsonTokenType.StartObject:
-                writer.WriteStartMap(null);
+                CborOutput.WriteByte(cbor, CborOutput.StartIndefiniteMap);
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    WriteText(ref reader, writer);
+                    WriteText(ref reader, cbor);
                     ModelShape? valueShape = shape?.Kind switch
                     {
                         ShapeKind.Structure => FindMember(ref reader, shape),
@@ -344,52 +333,55 @@ public static class KinesisCbor
                         _ => null,
                     };
                     reader.Read();
-                    WriteValue(ref reader, valueShape, writer);
+                    WriteValue(ref reader, valueShape, cbor);
                 }
 
-                writer.WriteEndMap();
+                CborOutput.WriteByte(cbor, CborOutput.Break);
                 break;
             case JsonTokenType.StartArray:
-                writer.WriteStartArray(null);
+                CborOutput.WriteByte(cbor, CborOutput.StartIndefiniteArray);
                 var item = shape is { Kind: ShapeKind.List } ? shape.ListMember : null;
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    WriteValue(ref reader, item, writer);
+                    WriteValue(ref reader, item, cbor);
                 }
 
-                writer.WriteEndArray();
+                CborOutput.WriteByte(cbor, CborOutput.Break);
                 break;
             case JsonTokenType.String when shape is { Kind: ShapeKind.Blob }:
-                WriteBlob(ref reader, writer);
+                WriteBlob(ref reader, cbor);
                 break;
             case JsonTokenType.String:
-                WriteText(ref reader, writer);
+                WriteText(ref reader, cbor);
                 break;
             case JsonTokenType.Number when shape is { Kind: ShapeKind.Timestamp }:
                 // JSON carries epoch seconds with millisecond fractions; the Java SDK reads a long of milliseconds.
-                writer.WriteTag(CborTag.UnixTimeSeconds);
-                writer.WriteInt64((long)decimal.Floor(reader.GetDecimal() * 1000m));
+                CborOutput.WriteHead(cbor, CborOutput.MajorTag, 1);
+                CborOutput.WriteInteger(cbor, (long)decimal.Floor(reader.GetDecimal() * 1000m));
                 break;
             case JsonTokenType.Number:
                 if (reader.TryGetInt64(out var whole))
                 {
-                    writer.WriteInt64(whole);
+                    CborOutput.WriteInteger(cbor, whole);
                 }
                 else if (reader.TryGetUInt64(out var big))
                 {
-                    writer.WriteUInt64(big);
+                    CborOutput.WriteHead(cbor, CborOutput.MajorUnsigned, big);
                 }
                 else
                 {
-                    writer.WriteDouble(reader.GetDouble());
+                    CborOutput.WriteDouble(cbor, reader.GetDouble());
                 }
 
                 break;
-            case JsonTokenType.True or JsonTokenType.False:
-                writer.WriteBoolean(reader.GetBoolean());
+            case JsonTokenType.True:
+                CborOutput.WriteByte(cbor, CborOutput.True);
+                break;
+            case JsonTokenType.False:
+                CborOutput.WriteByte(cbor, CborOutput.False);
                 break;
             case JsonTokenType.Null:
-                writer.WriteNull();
+                CborOutput.WriteByte(cbor, CborOutput.Null);
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected JSON token {reader.TokenType} in a response.");
@@ -409,39 +401,40 @@ public static class KinesisCbor
         return null;
     }
 
-    private static void WriteText(ref Utf8JsonReader reader, CborWriter writer)
+    private static void WriteText(ref Utf8JsonReader reader, IBufferWriter<byte> cbor)
     {
-        var max = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-        char[]? rented = null;
-        var chars = max <= StackChars ? stackalloc char[StackChars] : (rented = ArrayPool<char>.Shared.Rent(max));
-        try
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence)
         {
-            var n = reader.CopyString(chars);
-            writer.WriteTextString(chars[..n]);
+            CborOutput.WriteText(cbor, reader.ValueSpan);
+            return;
         }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<char>.Shared.Return(rented);
-            }
-        }
-    }
 
-    private static void WriteBlob(ref Utf8JsonReader reader, CborWriter writer)
-    {
         var max = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(max, 1));
         try
         {
-            // CopyString undoes JSON escapes (Utf8JsonWriter may write '+' as \u002B) before base64 decoding.
-            var n = reader.CopyString(buffer);
-            if (Base64.DecodeFromUtf8InPlace(buffer.AsSpan(0, n), out var decoded) != OperationStatus.Done)
-            {
-                throw new InvalidOperationException("A response blob is not valid base64.");
-            }
+            CborOutput.WriteText(cbor, buffer.AsSpan(0, reader.CopyString(buffer)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
-            writer.WriteByteString(buffer.AsSpan(0, decoded));
+    private static void WriteBlob(ref Utf8JsonReader reader, IBufferWriter<byte> cbor)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence)
+        {
+            CborOutput.WriteBase64AsBytes(cbor, reader.ValueSpan);
+            return;
+        }
+
+        // Utf8JsonWriter may escape '+' as \u002B; undo JSON escapes before base64 decoding.
+        var max = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(max, 1));
+        try
+        {
+            CborOutput.WriteBase64AsBytes(cbor, buffer.AsSpan(0, reader.CopyString(buffer)));
         }
         finally
         {
