@@ -4,7 +4,9 @@
 The output keeps only what request validation needs (and what the rest of the server may want to
 inspect): for each operation its input and output shape, and for each shape its type, required
 members, member -> target shape (in model order), and the constraints min, max, pattern and enum;
-list member shapes; map key/value shapes. Documentation is dropped.
+list member shapes; map key/value shapes. Documentation is dropped. Every shape of the model is kept,
+so output shapes and everything they reference are there too: the CBOR codec uses them to find the
+blobs and timestamps of each response.
 
 The generated file is checked in so that the server builds and runs on machines without botocore.
 Re-run this script after upgrading botocore:

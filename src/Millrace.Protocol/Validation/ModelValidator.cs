@@ -37,10 +37,12 @@ public sealed class ModelValidator
 
     private readonly Dictionary<string, ModelShape?> operations;
     private readonly Dictionary<string, ModelShape> shapes;
+    private readonly Dictionary<string, ModelShape?> outputs;
 
-    private ModelValidator(Dictionary<string, ModelShape?> operations, Dictionary<string, ModelShape> shapes, string targetPrefix)
+    private ModelValidator(Dictionary<string, ModelShape?> operations, Dictionary<string, ModelShape?> outputs, Dictionary<string, ModelShape> shapes, string targetPrefix)
     {
         this.operations = operations;
+        this.outputs = outputs;
         this.shapes = shapes;
         TargetPrefix = targetPrefix;
     }
@@ -59,6 +61,10 @@ public sealed class ModelValidator
     /// <summary>The input structure of an operation (null when the operation takes no input).</summary>
     public ModelShape? GetInputShape(string operation) =>
         operations.TryGetValue(operation, out var shape) ? shape : throw new KeyNotFoundException(operation);
+
+    /// <summary>The output structure of an operation (null when the operation returns no output).</summary>
+    public ModelShape? GetOutputShape(string operation) =>
+        outputs.TryGetValue(operation, out var shape) ? shape : throw new KeyNotFoundException(operation);
 
     public ModelShape GetShape(string name) => shapes[name];
 
@@ -119,14 +125,16 @@ public sealed class ModelValidator
         }
 
         var operations = new Dictionary<string, ModelShape?>(StringComparer.Ordinal);
+        var outputs = new Dictionary<string, ModelShape?>(StringComparer.Ordinal);
         foreach (var op in root.GetProperty("operations").EnumerateObject())
         {
             var input = op.Value.TryGetProperty("input", out var i) && i.ValueKind == JsonValueKind.String ? shapes[i.GetString()!] : null;
             operations[op.Name] = input;
+            outputs[op.Name] = op.Value.TryGetProperty("output", out var o) && o.ValueKind == JsonValueKind.String ? shapes[o.GetString()!] : null;
         }
 
         var prefix = root.TryGetProperty("targetPrefix", out var p) ? p.GetString() ?? "" : "";
-        return new ModelValidator(operations, shapes, prefix);
+        return new ModelValidator(operations, outputs, shapes, prefix);
     }
 
     /// <summary>

@@ -11,6 +11,8 @@ namespace Millrace.Server.Hosting;
 /// <summary>
 /// The AWS JSON 1.1 front door: method, content type, target, SigV4 header, body parsing and model validation,
 /// in the order AWS checks them, then dispatch to an operation; every failure leaves as AWS's error shape.
+/// CBOR requests (the Java SDK's default) take the same path: the body is translated to JSON first and the
+/// response (or error) back to CBOR.
 /// </summary>
 public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock, ILogger<KinesisEndpoint> logger)
 {
@@ -53,7 +55,8 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
                 return;
             }
 
-            if (contentType != JsonContentType && contentType != "application/json")
+            bool cbor = contentType == KinesisCbor.ContentType;
+            if (contentType != JsonContentType && contentType != "application/json" && !cbor)
             {
                 if (operation is null)
                 {
@@ -67,7 +70,7 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
                 return;
             }
 
-            await DispatchAsync(http, operation, knownOperation, body.AsMemory(0, length));
+            await DispatchAsync(http, operation, knownOperation, body.AsMemory(0, length), cbor);
         }
         finally
         {
@@ -78,14 +81,21 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
         }
     }
 
-    private async Task DispatchAsync(HttpContext http, string? operation, bool knownOperation, ReadOnlyMemory<byte> body)
+    private async Task DispatchAsync(HttpContext http, string? operation, bool knownOperation, ReadOnlyMemory<byte> body, bool cbor)
     {
         using var output = new PooledBufferWriter();
+        using var translated = cbor ? new PooledBufferWriter() : null;
         try
         {
             if (body.IsEmpty)
             {
                 throw knownOperation ? KinesisException.Serialization(null) : KinesisException.UnknownOperation();
+            }
+
+            if (translated is not null)
+            {
+                KinesisCbor.ToJson(body, knownOperation ? ModelValidator.Kinesis.GetInputShape(operation!) : null, translated);
+                body = translated.WrittenMemory;
             }
 
             JsonDocument document;
@@ -132,12 +142,21 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
                 await writer.FlushAsync();
             }
 
-            await WriteJsonAsync(http.Response, 200, output.WrittenMemory);
+            if (translated is not null)
+            {
+                translated.Reset();
+                KinesisCbor.FromJson(output.WrittenMemory.Span, ModelValidator.Kinesis.GetOutputShape(operation!), translated);
+                await WriteBodyAsync(http.Response, 200, KinesisCbor.ContentType, translated.WrittenMemory);
+            }
+            else
+            {
+                await WriteBodyAsync(http.Response, 200, JsonContentType, output.WrittenMemory);
+            }
         }
         catch (KinesisException ex)
         {
             output.Reset();
-            await WriteJsonErrorAsync(http.Response, ex, output);
+            await WriteErrorAsync(http.Response, ex, output, cbor);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -147,7 +166,7 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
         {
             logger.LogError(ex, "{Operation} failed", operation);
             output.Reset();
-            await WriteJsonErrorAsync(http.Response, KinesisException.InternalFailure(), output);
+            await WriteErrorAsync(http.Response, KinesisException.InternalFailure(), output, cbor);
         }
     }
 
@@ -190,8 +209,15 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
         }
     }
 
-    private static async Task WriteJsonErrorAsync(HttpResponse response, KinesisException ex, PooledBufferWriter output)
+    private static async Task WriteErrorAsync(HttpResponse response, KinesisException ex, PooledBufferWriter output, bool cbor)
     {
+        if (cbor)
+        {
+            KinesisCbor.WriteError(ex, output);
+            await WriteBodyAsync(response, ex.StatusCode, KinesisCbor.ContentType, output.WrittenMemory);
+            return;
+        }
+
         await using (var w = new Utf8JsonWriter(output))
         {
             w.WriteStartObject();
@@ -204,13 +230,13 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
             w.WriteEndObject();
         }
 
-        await WriteJsonAsync(response, ex.StatusCode, output.WrittenMemory);
+        await WriteBodyAsync(response, ex.StatusCode, JsonContentType, output.WrittenMemory);
     }
 
-    private static async Task WriteJsonAsync(HttpResponse response, int status, ReadOnlyMemory<byte> body)
+    private static async Task WriteBodyAsync(HttpResponse response, int status, string contentType, ReadOnlyMemory<byte> body)
     {
         response.StatusCode = status;
-        response.ContentType = JsonContentType;
+        response.ContentType = contentType;
         response.ContentLength = body.Length;
         if (!body.IsEmpty)
         {
