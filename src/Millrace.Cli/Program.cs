@@ -26,10 +26,11 @@ public static class Program
         var createDelay = new Option<int>("--create-stream-ms") { Description = "How long a new stream stays CREATING.", DefaultValueFactory = _ => 0 };
         var deleteDelay = new Option<int>("--delete-stream-ms") { Description = "How long a deleted stream stays DELETING.", DefaultValueFactory = _ => 0 };
         var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit).", DefaultValueFactory = _ => 0 };
+        var onDemandLimit = new Option<int>("--on-demand-stream-limit") { Description = "On-demand streams allowed per account (0: no limit).", DefaultValueFactory = _ => 50 };
 
         var serve = new Command("serve", "Run the Kinesis Data Streams server.")
         {
-            host, port, dataDir, region, account, createDelay, deleteDelay, shardLimit,
+            host, port, dataDir, region, account, createDelay, deleteDelay, shardLimit, onDemandLimit,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -43,6 +44,7 @@ public static class Program
                 CreateStreamDelay = TimeSpan.FromMilliseconds(parse.GetValue(createDelay)),
                 DeleteStreamDelay = TimeSpan.FromMilliseconds(parse.GetValue(deleteDelay)),
                 ShardLimit = parse.GetValue(shardLimit),
+                OnDemandStreamCountLimit = parse.GetValue(onDemandLimit),
             };
             return await ServeAsync(options, ct);
         });

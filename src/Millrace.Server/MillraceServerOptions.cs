@@ -26,5 +26,8 @@ public sealed class MillraceServerOptions
     /// <summary>Shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
     public int ShardLimit { get; set; }
 
+    /// <summary>On-demand streams per account (AWS's default quota is 50; 0 means no limit).</summary>
+    public int OnDemandStreamCountLimit { get; set; } = 50;
+
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }
