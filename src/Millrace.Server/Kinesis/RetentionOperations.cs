@@ -50,7 +50,9 @@ public sealed class RetentionOperations(StreamService streams)
                     $"Requested retention period ({hours} hours) for stream {s.StreamName} can not be longer than existing retention period ({s.RetentionPeriodHours} hours). Use IncreaseRetentionPeriod API.");
             }
 
-            return s with { RetentionPeriodHours = hours };
+            // What expired under the old period stays expired: remember where it ended.
+            long expiredBefore = Math.Max(s.ExpiredBeforeMs, streams.RetentionCutoffMs(s, ctx.NowMs));
+            return s with { RetentionPeriodHours = hours, ExpiredBeforeMs = expiredBefore };
         });
     }
 }

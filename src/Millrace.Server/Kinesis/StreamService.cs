@@ -99,7 +99,8 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
     }
 
     /// <summary>Records older than this (epoch ms) are past the stream's retention.</summary>
-    public long RetentionCutoffMs(StreamDescription stream, long nowMs) => nowMs - (stream.RetentionPeriodHours * 3_600_000L);
+    public long RetentionCutoffMs(StreamDescription stream, long nowMs) =>
+        Math.Max(nowMs - (stream.RetentionPeriodHours * 3_600_000L), stream.ExpiredBeforeMs);
 
     /// <summary>A shard is listed until it is closed and its records have all expired.</summary>
     public bool IsShardVisible(StreamDescription stream, ShardDescription shard, long nowMs) =>
