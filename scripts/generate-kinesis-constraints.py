@@ -9,9 +9,12 @@ so output shapes and everything they reference are there too: the CBOR codec use
 blobs and timestamps of each response.
 
 The generated file is checked in so that the server builds and runs on machines without botocore.
+Pieces of the newest model that botocore lacks (from the npm @aws-sdk/client-kinesis schemas) are merged in
+afterwards from scripts/kinesis-model-additions.json; each piece there says where it comes from.
+
 Re-run this script after upgrading botocore:
 
-    python3 scripts/generate-kinesis-constraints.py [--model PATH] [--output PATH]
+    python3 scripts/generate-kinesis-constraints.py [--model PATH] [--output PATH] [--additions PATH]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = os.path.join(REPO_ROOT, "src", "Millrace.Protocol", "Model", "kinesis-constraints.json")
+DEFAULT_ADDITIONS = os.path.join(REPO_ROOT, "scripts", "kinesis-model-additions.json")
 MODEL_RELATIVE = os.path.join("data", "kinesis", "2013-12-02", "service-2.json.gz")
 
 
@@ -66,10 +70,29 @@ def convert_shape(shape: dict) -> dict:
     return out
 
 
+def apply_additions(operations: dict, shapes: dict, path: str) -> None:
+    """Merges the additions file (already in the converted format) into operations and shapes."""
+    with open(path, encoding="utf-8") as f:
+        additions = json.load(f)
+    strip = lambda entry: {k: v for k, v in entry.items() if k != "source"}
+    for name, entry in additions.get("operations", {}).items():
+        operations[name] = strip(entry)
+    for name, entry in additions.get("shapes", {}).items():
+        shapes[name] = strip(entry)
+    for name, entry in additions.get("addMembers", {}).items():
+        shapes[name]["members"].update(entry["members"])
+    for name, entry in additions.get("makeOptional", {}).items():
+        shape = shapes[name]
+        shape["required"] = [m for m in shape.get("required", []) if m not in entry["members"]]
+        if not shape["required"]:
+            del shape["required"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="path to botocore's kinesis service-2.json(.gz)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
+    parser.add_argument("--additions", default=DEFAULT_ADDITIONS, help="newer-model pieces to merge ('' to skip)")
     args = parser.parse_args()
 
     if args.model:
@@ -88,9 +111,14 @@ def main() -> None:
         operations[name] = entry
 
     shapes = {name: convert_shape(model["shapes"][name]) for name in sorted(model["shapes"])}
+    if args.additions:
+        apply_additions(operations, shapes, args.additions)
+        operations = dict(sorted(operations.items()))
+        shapes = dict(sorted(shapes.items()))
 
     document = {
-        "source": f"botocore {version} data/kinesis/2013-12-02/service-2.json",
+        "source": f"botocore {version} data/kinesis/2013-12-02/service-2.json"
+        + (" + scripts/kinesis-model-additions.json" if args.additions else ""),
         "generator": "scripts/generate-kinesis-constraints.py",
         "apiVersion": metadata["apiVersion"],
         "targetPrefix": metadata["targetPrefix"],

@@ -27,10 +27,11 @@ public static class Program
         var deleteDelay = new Option<int>("--delete-stream-ms") { Description = "How long a deleted stream stays DELETING.", DefaultValueFactory = _ => 0 };
         var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit).", DefaultValueFactory = _ => 0 };
         var kmsKeyDir = new Option<string?>("--kms-key-dir") { Description = "Directory of encryption keys and aliases.json (default: <data-dir>/keys)." };
+        var onDemandLimit = new Option<int>("--on-demand-stream-limit") { Description = "On-demand streams allowed per account (0: no limit).", DefaultValueFactory = _ => 50 };
 
         var serve = new Command("serve", "Run the Kinesis Data Streams server.")
         {
-            host, port, dataDir, region, account, createDelay, deleteDelay, shardLimit, kmsKeyDir,
+            host, port, dataDir, region, account, createDelay, deleteDelay, shardLimit, kmsKeyDir, onDemandLimit,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -45,6 +46,7 @@ public static class Program
                 DeleteStreamDelay = TimeSpan.FromMilliseconds(parse.GetValue(deleteDelay)),
                 ShardLimit = parse.GetValue(shardLimit),
                 KmsKeyDirectory = parse.GetValue(kmsKeyDir) is { } keyDir ? Path.GetFullPath(keyDir) : null,
+                OnDemandStreamCountLimit = parse.GetValue(onDemandLimit),
             };
             return await ServeAsync(options, ct);
         });

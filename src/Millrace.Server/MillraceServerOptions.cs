@@ -29,5 +29,8 @@ public sealed class MillraceServerOptions
     /// <summary>Directory of encryption keys and aliases (see README); null means &lt;data-dir&gt;/keys.</summary>
     public string? KmsKeyDirectory { get; set; }
 
+    /// <summary>On-demand streams per account (AWS's default quota is 50; 0 means no limit).</summary>
+    public int OnDemandStreamCountLimit { get; set; } = 50;
+
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }

@@ -24,6 +24,10 @@ public sealed record StreamDescription
 
     public int RetentionPeriodHours { get; init; } = 24;
 
+    /// <summary>Records that arrived before this (epoch ms) stay expired even after the retention period is
+    /// increased (IncreaseStreamRetentionPeriod does not bring expired data back).</summary>
+    public long ExpiredBeforeMs { get; init; }
+
     public string EncryptionType { get; init; } = "NONE";
 
     public string? KeyId { get; init; }

@@ -42,6 +42,6 @@ public class ModelValidatorGeneratedTests
             Assert.Contains(GeneratedValidationCases.Cases.Values, c => c.Operation == op);
         }
 
-        Assert.Equal(39, ModelValidator.Kinesis.Operations.Count);
+        Assert.Equal(40, ModelValidator.Kinesis.Operations.Count);
     }
 }

@@ -18,7 +18,8 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
 {
     private const string TargetPrefix = "Kinesis_20131202.";
     private const string JsonContentType = "application/x-amz-json-1.1";
-    private const int MaxBodyBytes = 16 * 1024 * 1024;
+    // A 10 MiB record (UpdateMaxRecordSize) is about 13.4 MiB in base64, and partition keys may be \u-escaped.
+    private const int MaxBodyBytes = 20 * 1024 * 1024;
 
     public async Task HandleAsync(HttpContext http)
     {

@@ -78,6 +78,11 @@ public sealed class MillraceHost : IAsyncDisposable
             new ShardOperations(streams).Register(operations);
             new RecordOperations(streams, keys).Register(operations);
             new EncryptionOperations(streams, keys).Register(operations);
+            new RetentionOperations(streams).Register(operations);
+            new TagOperations(streams).Register(operations);
+            new StreamSettingsOperations(streams).Register(operations);
+            new AccountOperations(streams).Register(operations);
+            new PolicyOperations(streams).Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>());
             app.Run(endpoint.HandleAsync);
 

@@ -33,12 +33,12 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
 
         var entries = new AppendEntry[1];
-        var partitionKey = ctx.GetString("PartitionKey")!;
+        var partitionKey = ctx.GetString("PartitionKey");
         var data = ctx.Input.GetProperty("Data").GetBytesFromBase64();
-        var pkBytes = Encoding.UTF8.GetBytes(partitionKey);
+        var pkBytes = PartitionKeyBytes(stream, partitionKey, "partitionKey");
         CheckRecordSize(stream, data.Length, pkBytes.Length);
         var open = streams.OpenShards(stream);
-        int shard = StreamService.RouteToShard(open, HashKeyOf(ctx.Input, partitionKey));
+        int shard = StreamService.RouteToShard(open, HashKeyOf(stream, ctx.Input, partitionKey));
         entries[0] = new AppendEntry(shard, pkBytes, data);
 
         var results = new AppendedRecord[1];
@@ -66,18 +66,20 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             int i = 0;
             foreach (var record in records.EnumerateArray())
             {
-                var partitionKey = record.GetProperty("PartitionKey").GetString()!;
+                var partitionKey = record.TryGetProperty("PartitionKey", out var pk) && pk.ValueKind == JsonValueKind.String ? pk.GetString() : null;
                 var data = record.GetProperty("Data").GetBytesFromBase64();
-                var pkBytes = Encoding.UTF8.GetBytes(partitionKey);
+                var pkBytes = PartitionKeyBytes(stream, partitionKey, $"records.{i + 1}.member.partitionKey");
                 CheckRecordSize(stream, data.Length, pkBytes.Length);
                 total += data.Length + pkBytes.Length;
-                int shard = StreamService.RouteToShard(open, HashKeyOf(record, partitionKey));
+                int shard = StreamService.RouteToShard(open, HashKeyOf(stream, record, partitionKey));
                 entries[i++] = new AppendEntry(shard, pkBytes, data);
             }
 
-            if (total > MaxPutRecordsBytes)
+            // AWS documents 10 MiB for the whole request; a stream's records may be that large, never larger.
+            long maxTotal = Math.Max(MaxPutRecordsBytes, stream.MaxRecordSizeInKiB * 1024L);
+            if (total > maxTotal)
             {
-                throw KinesisException.InvalidArgument($"Records size exceeds {MaxPutRecordsBytes / (1024 * 1024)} MB limit");
+                throw KinesisException.InvalidArgument($"Records size exceeds {maxTotal / (1024 * 1024)} MB limit");
             }
 
             bool failed = false;
@@ -158,6 +160,36 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
     }
 
+    /// <summary>The partition key's bytes; with the AUTO strategy it may be absent (stored empty, never routed on).</summary>
+    private static byte[] PartitionKeyBytes(StreamDescription stream, string? partitionKey, string path)
+    {
+        if (partitionKey is not null)
+        {
+            return Encoding.UTF8.GetBytes(partitionKey);
+        }
+
+        if (stream.RecordDistributionStrategy == StreamSettingsOperations.Auto)
+        {
+            return [];
+        }
+
+        // Required unless the stream spreads records itself: the model's own wording for a missing member.
+        throw KinesisException.Validation($"1 validation error detected: Value null at '{path}' failed to satisfy constraint: Member must not be null");
+    }
+
+    private static UInt128 HashKeyOf(StreamDescription stream, JsonElement record, string? partitionKey)
+    {
+        if (stream.RecordDistributionStrategy == StreamSettingsOperations.Auto)
+        {
+            // AUTO ignores PartitionKey and ExplicitHashKey: a uniformly random hash key spreads records evenly.
+            Span<byte> random = stackalloc byte[16];
+            Random.Shared.NextBytes(random);
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(random);
+        }
+
+        return HashKeyOf(record, partitionKey!);
+    }
+
     private static UInt128 HashKeyOf(JsonElement record, string partitionKey)
     {
         if (record.TryGetProperty("ExplicitHashKey", out var e) && e.ValueKind == JsonValueKind.String)
@@ -234,7 +266,11 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             w.WriteString("SequenceNumber", SequenceNumbers.Format(it.ShardIndex, r.Position));
             JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
             w.WriteBase64String("Data", r.Data.Span);
-            w.WriteString("PartitionKey", r.PartitionKey.Span);
+            if (!r.PartitionKey.IsEmpty)
+            {
+                w.WriteString("PartitionKey", r.PartitionKey.Span); // absent when an AUTO producer sent none
+            }
+
             // Per record: how it is stored. Records written before encryption started stay plaintext and say NONE;
             // on a stream that was never encrypted the member is left out, as before.
             if (r.EncryptionKeyId is not null)

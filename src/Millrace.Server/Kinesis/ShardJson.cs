@@ -68,11 +68,16 @@ internal static class ShardJson
         w.WriteEndObject();
     }
 
-    public static void WriteEnhancedMonitoring(Utf8JsonWriter w)
+    public static void WriteEnhancedMonitoring(Utf8JsonWriter w, StreamDescription stream)
     {
         w.WriteStartArray("EnhancedMonitoring");
         w.WriteStartObject();
         w.WriteStartArray("ShardLevelMetrics");
+        foreach (var metric in stream.ShardLevelMetrics)
+        {
+            w.WriteStringValue(metric);
+        }
+
         w.WriteEndArray();
         w.WriteEndObject();
         w.WriteEndArray();

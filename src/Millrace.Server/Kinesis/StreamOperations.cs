@@ -44,7 +44,51 @@ public sealed class StreamOperations(StreamService streams)
         }
 
         await CheckShardLimitAsync(shards, ctx.CancellationToken);
-        await streams.CreateStreamAsync(name, mode, shards, ctx.CancellationToken);
+        var configure = await CreateSettingsAsync(ctx, name, mode);
+        await streams.CreateStreamAsync(name, mode, shards, ctx.CancellationToken, configure);
+    }
+
+    /// <summary>CreateStream's optional settings, checked like the operations that change them later.</summary>
+    private async ValueTask<Func<StreamDescription, StreamDescription>> CreateSettingsAsync(OperationContext ctx, string name, string mode)
+    {
+        var tags = ctx.GetObject("Tags") is { } t ? TagOperations.ReadTags(t) : [];
+        TagOperations.CheckTags(tags.Select(x => x.Key), tags.Select(x => x.Value), "create", name, streams.AccountId);
+        if (tags.Count > TagOperations.MaxTagsPerStream)
+        {
+            throw TagOperations.TooManyTags("create", name, streams.AccountId);
+        }
+
+        var strategy = ctx.GetString("RecordDistributionStrategy") ?? StreamSettingsOperations.UserPartitionKey;
+        if (strategy == StreamSettingsOperations.Auto && mode != "ON_DEMAND")
+        {
+            throw StreamSettingsOperations.AutoNeedsOnDemand(streams, name);
+        }
+
+        var warm = ctx.GetInt32("WarmThroughputMiBps");
+        if (warm is not null && mode != "ON_DEMAND")
+        {
+            throw KinesisException.InvalidArgument("WarmThroughputMiBps can only be specified when the stream mode is ON_DEMAND.");
+        }
+
+        if (warm > 0 && !await AccountOperations.IsCommitmentEnabledAsync(streams, ctx.NowMs, ctx.CancellationToken))
+        {
+            throw KinesisException.InvalidArgument(
+                $"Warm throughput requires MinimumThroughputBillingCommitment to be enabled for account {streams.AccountId}. Enable it with UpdateAccountSettings.");
+        }
+
+        if (mode == "ON_DEMAND")
+        {
+            await ControlPlane.CheckOnDemandStreamLimitAsync(streams, ctx.CancellationToken);
+        }
+
+        var tagMap = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in tags)
+        {
+            tagMap[key] = value;
+        }
+
+        int maxRecordKiB = ctx.GetInt32("MaxRecordSizeInKiB") ?? 1024;
+        return s => s with { Tags = tagMap, RecordDistributionStrategy = strategy, WarmThroughputMiBps = warm, MaxRecordSizeInKiB = maxRecordKiB };
     }
 
     private async ValueTask CheckShardLimitAsync(int additional, CancellationToken ct)
@@ -133,7 +177,14 @@ public sealed class StreamOperations(StreamService streams)
         WriteRetentionAndEncryption(w, stream);
         w.WriteNumber("OpenShardCount", streams.OpenShards(stream).Length);
         w.WriteNumber("ConsumerCount", 0);
+        StreamSettingsOperations.WriteWarmThroughput(w, stream);
         w.WriteNumber("MaxRecordSizeInKiB", stream.MaxRecordSizeInKiB);
+        if (stream.StreamMode == "ON_DEMAND")
+        {
+            // The newest model documents the strategy as present only for on-demand streams.
+            w.WriteString("RecordDistributionStrategy", stream.RecordDistributionStrategy);
+        }
+
         w.WriteEndObject();
         w.WriteEndObject();
     }
@@ -150,7 +201,7 @@ public sealed class StreamOperations(StreamService streams)
     {
         w.WriteNumber("RetentionPeriodHours", stream.RetentionPeriodHours);
         JsonTimestamps.WriteEpochSeconds(w, "StreamCreationTimestamp", stream.CreatedAtMs);
-        ShardJson.WriteEnhancedMonitoring(w);
+        ShardJson.WriteEnhancedMonitoring(w, stream);
         w.WriteString("EncryptionType", stream.EncryptionType);
         if (stream.KeyId is not null)
         {

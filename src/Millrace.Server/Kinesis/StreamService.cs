@@ -99,7 +99,8 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
     }
 
     /// <summary>Records older than this (epoch ms) are past the stream's retention.</summary>
-    public long RetentionCutoffMs(StreamDescription stream, long nowMs) => nowMs - (stream.RetentionPeriodHours * 3_600_000L);
+    public long RetentionCutoffMs(StreamDescription stream, long nowMs) =>
+        Math.Max(nowMs - (stream.RetentionPeriodHours * 3_600_000L), stream.ExpiredBeforeMs);
 
     /// <summary>A shard is listed until it is closed and its records have all expired.</summary>
     public bool IsShardVisible(StreamDescription stream, ShardDescription shard, long nowMs) =>
@@ -157,8 +158,9 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
         return null;
     }
 
-    /// <summary>Creates a stream with evenly split shards; it is ACTIVE at once when the create delay is zero.</summary>
-    public async ValueTask CreateStreamAsync(string name, string mode, int shardCount, CancellationToken ct)
+    /// <summary>Creates a stream with evenly split shards; it is ACTIVE at once when the create delay is zero.
+    /// <paramref name="configure"/> sets CreateStream's optional settings (tags, record size, ...) on the new description.</summary>
+    public async ValueTask CreateStreamAsync(string name, string mode, int shardCount, CancellationToken ct, Func<StreamDescription, StreamDescription>? configure = null)
     {
         var now = NowMs;
         var startingPosition = (ulong)now << 20;
@@ -180,18 +182,17 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
         StreamDescription created;
         try
         {
-            created = await store.Catalog.CreateAsync(
-                new StreamDescription
-                {
-                    StreamName = name,
-                    Status = delayed ? StreamStatus.Creating : StreamStatus.Active,
-                    StreamMode = mode,
-                    CreatedAtMs = now,
-                    StatusChangedAtMs = now,
-                    Shards = shards,
-                    NextShardIndex = shardCount,
-                },
-                ct);
+            var description = new StreamDescription
+            {
+                StreamName = name,
+                Status = delayed ? StreamStatus.Creating : StreamStatus.Active,
+                StreamMode = mode,
+                CreatedAtMs = now,
+                StatusChangedAtMs = now,
+                Shards = shards,
+                NextShardIndex = shardCount,
+            };
+            created = await store.Catalog.CreateAsync(configure is null ? description : configure(description), ct);
         }
         catch (CatalogConflictException)
         {

@@ -111,7 +111,7 @@ public sealed class WireProtocolTests(ServerFixture fixture) : IClassFixture<Ser
     public async Task OversizedBodyIs413()
     {
         using var client = fixture.NewClient();
-        var huge = "{\"StreamName\":\"x\",\"Data\":\"" + new string('A', 17 * 1024 * 1024) + "\"}";
+        var huge = "{\"StreamName\":\"x\",\"Data\":\"" + new string('A', 21 * 1024 * 1024) + "\"}";
         var response = await client.SendRawAsync("PutRecord", huge);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.Status);
     }
