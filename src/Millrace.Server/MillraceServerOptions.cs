@@ -26,5 +26,11 @@ public sealed class MillraceServerOptions
     /// <summary>Shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
     public int ShardLimit { get; set; }
 
+    /// <summary>Throttle as AWS does (per-shard throughput, control-plane rates); off by default.</summary>
+    public bool EnforceLimits { get; set; }
+
+    /// <summary>The figures <see cref="EnforceLimits"/> applies.</summary>
+    public Limits.ThroughputLimits Limits { get; set; } = new();
+
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }

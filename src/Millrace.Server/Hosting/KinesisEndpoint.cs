@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Millrace.Protocol;
 using Millrace.Server.Kinesis;
+using Millrace.Server.Limits;
 
 namespace Millrace.Server.Hosting;
 
@@ -12,7 +13,8 @@ namespace Millrace.Server.Hosting;
 /// The AWS JSON 1.1 front door: method, content type, target, SigV4 header, body parsing and model validation,
 /// in the order AWS checks them, then dispatch to an operation; every failure leaves as AWS's error shape.
 /// </summary>
-public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock, ILogger<KinesisEndpoint> logger)
+public sealed class KinesisEndpoint(
+    IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock, ILogger<KinesisEndpoint> logger, ControlPlaneLimiter? controlPlane = null)
 {
     private const string TargetPrefix = "Kinesis_20131202.";
     private const string JsonContentType = "application/x-amz-json-1.1";
@@ -125,9 +127,10 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
                     throw new KinesisException("UnknownOperationException", $"Millrace does not implement {operation} yet.");
                 }
 
+                long nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+                controlPlane?.Admit(operation!, document.RootElement, nowMs); // --enforce-limits: control-plane TPS
                 await using var writer = new Utf8JsonWriter(output);
-                var context = new OperationContext(operation!, document.RootElement, writer, credential.AccessKeyId,
-                    clock.GetUtcNow().ToUnixTimeMilliseconds(), http.RequestAborted);
+                var context = new OperationContext(operation!, document.RootElement, writer, credential.AccessKeyId, nowMs, http.RequestAborted);
                 await handler(context);
                 await writer.FlushAsync();
             }

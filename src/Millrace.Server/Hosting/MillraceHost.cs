@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Millrace.Server.Kinesis;
+using Millrace.Server.Limits;
 using Millrace.Storage;
 
 namespace Millrace.Server.Hosting;
@@ -72,9 +73,11 @@ public sealed class MillraceHost : IAsyncDisposable
             await streams.ResumeLifecycleAsync(ct);
             var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
             new StreamOperations(streams).Register(operations);
-            new ShardOperations(streams).Register(operations);
-            new RecordOperations(streams).Register(operations);
-            var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>());
+            var throughput = options.EnforceLimits ? new ShardThroughputLimiter(options.Limits, options.AccountId) : null;
+            new ShardOperations(streams, throughput).Register(operations);
+            new RecordOperations(streams, throughput).Register(operations);
+            var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
+                options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
             app.Run(endpoint.HandleAsync);
 
             await app.StartAsync(ct);

@@ -3,12 +3,13 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Millrace.Protocol;
+using Millrace.Server.Limits;
 using Millrace.Storage;
 
 namespace Millrace.Server.Kinesis;
 
 /// <summary>PutRecord, PutRecords and GetRecords: the data plane.</summary>
-public sealed class RecordOperations(StreamService streams)
+public sealed class RecordOperations(StreamService streams, ShardThroughputLimiter? limits = null)
 {
     private const int MaxPutRecordsBytes = 10 * 1024 * 1024;
     private const int GetRecordsDefaultLimit = 10_000;
@@ -38,6 +39,7 @@ public sealed class RecordOperations(StreamService streams)
         CheckRecordSize(stream, data.Length, pkBytes.Length);
         var open = streams.OpenShards(stream);
         int shard = StreamService.RouteToShard(open, HashKeyOf(ctx.Input, partitionKey));
+        limits?.AdmitWrite(stream, shard, data.Length + pkBytes.Length, ctx.NowMs);
         entries[0] = new AppendEntry(shard, pkBytes, data);
 
         var results = new AppendedRecord[1];
@@ -58,6 +60,8 @@ public sealed class RecordOperations(StreamService streams)
         int count = records.GetArrayLength();
         var entries = ArrayPool<AppendEntry>.Shared.Rent(count);
         var results = ArrayPool<AppendedRecord>.Shared.Rent(count);
+        bool[]? rejected = null;
+        AppendEntry[]? admitted = null;
         try
         {
             var open = streams.OpenShards(stream);
@@ -79,10 +83,37 @@ public sealed class RecordOperations(StreamService streams)
                 throw KinesisException.InvalidArgument($"Records size exceeds {MaxPutRecordsBytes / (1024 * 1024)} MB limit");
             }
 
+            // --enforce-limits: entries over their shard's budget fail on their own; the rest are written.
+            var toAppend = entries;
+            int appendCount = count;
+            int rejectedCount = 0;
+            if (limits is not null)
+            {
+                rejected = ArrayPool<bool>.Shared.Rent(count);
+                rejectedCount = limits.AdmitWrites(stream, entries.AsSpan(0, count), rejected.AsSpan(0, count), ctx.NowMs);
+                if (rejectedCount > 0)
+                {
+                    admitted = ArrayPool<AppendEntry>.Shared.Rent(count);
+                    appendCount = 0;
+                    for (int j = 0; j < count; j++)
+                    {
+                        if (!rejected[j])
+                        {
+                            admitted[appendCount++] = entries[j];
+                        }
+                    }
+
+                    toAppend = admitted;
+                }
+            }
+
             bool failed = false;
             try
             {
-                await AppendAsync(stream, entries.AsMemory(0, count), results.AsMemory(0, count), ctx.CancellationToken);
+                if (appendCount > 0)
+                {
+                    await AppendAsync(stream, toAppend.AsMemory(0, appendCount), results.AsMemory(0, appendCount), ctx.CancellationToken);
+                }
             }
             catch (IOException)
             {
@@ -92,19 +123,24 @@ public sealed class RecordOperations(StreamService streams)
 
             var w = ctx.Output;
             w.WriteStartObject();
-            w.WriteNumber("FailedRecordCount", failed ? count : 0);
+            w.WriteNumber("FailedRecordCount", failed ? count : rejectedCount);
             w.WriteStartArray("Records");
-            for (int j = 0; j < count; j++)
+            for (int j = 0, k = 0; j < count; j++)
             {
                 w.WriteStartObject();
-                if (failed)
+                if (rejected is not null && rejected[j])
+                {
+                    w.WriteString("ErrorCode", "ProvisionedThroughputExceededException");
+                    w.WriteString("ErrorMessage", limits!.WriteRejectedMessage(stream, entries[j].ShardIndex));
+                }
+                else if (failed)
                 {
                     w.WriteString("ErrorCode", "InternalFailure");
                     w.WriteString("ErrorMessage", "Internal service failure.");
                 }
                 else
                 {
-                    w.WriteString("SequenceNumber", SequenceNumbers.Format(entries[j].ShardIndex, results[j].Position));
+                    w.WriteString("SequenceNumber", SequenceNumbers.Format(entries[j].ShardIndex, results[k++].Position));
                     w.WriteString("ShardId", ShardIds.Format(entries[j].ShardIndex));
                 }
 
@@ -119,6 +155,15 @@ public sealed class RecordOperations(StreamService streams)
         {
             ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
             ArrayPool<AppendedRecord>.Shared.Return(results);
+            if (rejected is not null)
+            {
+                ArrayPool<bool>.Shared.Return(rejected);
+            }
+
+            if (admitted is not null)
+            {
+                ArrayPool<AppendEntry>.Shared.Return(admitted, clearArray: true);
+            }
         }
     }
 
@@ -203,6 +248,7 @@ public sealed class RecordOperations(StreamService streams)
             throw KinesisException.InvalidArgument($"StreamARN {arn} does not match the stream of the ShardIterator.");
         }
 
+        limits?.BeforeGetRecords(stream, it.ShardIndex, ctx.NowMs);
         int limit = ctx.GetInt32("Limit") ?? GetRecordsDefaultLimit;
         var cutoff = streams.RetentionCutoffMs(stream, ctx.NowMs);
         var read = await streams.Records.ReadAsync(new ShardKey(stream.StreamId, it.ShardIndex), it.Position, limit, GetRecordsMaxBytes, cutoff, ctx.CancellationToken);
@@ -210,8 +256,10 @@ public sealed class RecordOperations(StreamService streams)
         var w = ctx.Output;
         w.WriteStartObject();
         w.WriteStartArray("Records");
+        long responseBytes = 0;
         foreach (var r in read.Records)
         {
+            responseBytes += r.Data.Length + r.PartitionKey.Length;
             w.WriteStartObject();
             w.WriteString("SequenceNumber", SequenceNumbers.Format(it.ShardIndex, r.Position));
             JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
@@ -226,6 +274,7 @@ public sealed class RecordOperations(StreamService streams)
         }
 
         w.WriteEndArray();
+        limits?.AfterGetRecords(stream, it.ShardIndex, responseBytes, ctx.NowMs);
         if (read.ShardEnded)
         {
             // NextShardIterator is omitted (null): the shard is closed and read to its end.
