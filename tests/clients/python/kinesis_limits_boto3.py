@@ -9,12 +9,14 @@ ProvisionedThroughputExceededException, describe_stream raising LimitExceededExc
 "SUMMARY {json}" line and exits 0 only if every check held.
 """
 
+import concurrent.futures
 import json
 import sys
 import time
 
 import boto3
 import botocore.config
+from botocore.exceptions import ClientError
 
 endpoint, stream, per_second, bytes_per_second = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 client = boto3.client(
@@ -23,7 +25,7 @@ client = boto3.client(
     region_name="us-east-1",
     aws_access_key_id="local",
     aws_secret_access_key="local",
-    config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
+    config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=50),
 )
 summary = {"ok": False}
 
@@ -56,20 +58,22 @@ except client.exceptions.ProvisionedThroughputExceededException as e:
     summary["put_record_status"] = e.response["ResponseMetadata"]["HTTPStatusCode"]
 
 iterator = client.get_shard_iterator(StreamName=stream, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-try:
-    for _ in range(20):
-        iterator = client.get_records(ShardIterator=iterator, Limit=1)["NextShardIterator"]
-    summary["get_records"] = "not throttled"
-except client.exceptions.ProvisionedThroughputExceededException as e:
-    summary["get_records"] = e.response["Error"]["Code"]
 
-try:
-    for _ in range(100):
-        client.describe_stream(StreamName=stream)
-    summary["describe_stream"] = "not throttled"
-except client.exceptions.LimitExceededException as e:
-    summary["describe_stream"] = e.response["Error"]["Code"]
-    summary["describe_stream_message"] = e.response["Error"]["Message"]
+
+def first_error(calls, call):
+    """Runs the calls at once (boto3 clients are thread-safe) and returns the first ClientError, or None."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=calls) as pool:
+        futures = [pool.submit(call) for _ in range(calls)]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    return errors[0] if errors else None
+
+
+error = first_error(12, lambda: client.get_records(ShardIterator=iterator, Limit=1))
+summary["get_records"] = error.response["Error"]["Code"] if isinstance(error, ClientError) else repr(error)
+
+error = first_error(40, lambda: client.describe_stream(StreamName=stream))
+summary["describe_stream"] = error.response["Error"]["Code"] if isinstance(error, ClientError) else repr(error)
+summary["describe_stream_message"] = error.response["Error"]["Message"] if isinstance(error, ClientError) else None
 
 summary["ok"] = True
 print("SUMMARY " + json.dumps(summary))
