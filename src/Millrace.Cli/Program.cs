@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Millrace.Server;
 using Millrace.Server.Hosting;
+using Millrace.Server.Limits;
 
 namespace Millrace.Cli;
 
@@ -25,13 +26,21 @@ public static class Program
         var account = new Option<string>("--account-id") { Description = "12-digit account id used in ARNs and messages.", DefaultValueFactory = _ => "000000000000" };
         var createDelay = new Option<int>("--create-stream-ms") { Description = "How long a new stream stays CREATING.", DefaultValueFactory = _ => 0 };
         var deleteDelay = new Option<int>("--delete-stream-ms") { Description = "How long a deleted stream stays DELETING.", DefaultValueFactory = _ => 0 };
-        var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit).", DefaultValueFactory = _ => 0 };
+        var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit; 500 with --enforce-limits).", DefaultValueFactory = _ => 0 };
         var kmsKeyDir = new Option<string?>("--kms-key-dir") { Description = "Directory of encryption keys and aliases.json (default: <data-dir>/keys)." };
         var onDemandLimit = new Option<int>("--on-demand-stream-limit") { Description = "On-demand streams allowed per account (0: no limit).", DefaultValueFactory = _ => 50 };
+        var defaults = new ThroughputLimits();
+        var enforceLimits = new Option<bool>("--enforce-limits") { Description = "Throttle as AWS does: per-shard throughput, control-plane rates and the shard quota." };
+        var writeBytes = new Option<long>("--shard-write-bytes-per-sec") { Description = "With --enforce-limits: bytes written per shard per second.", DefaultValueFactory = _ => defaults.ShardWriteBytesPerSecond };
+        var writeRecords = new Option<long>("--shard-write-records-per-sec") { Description = "With --enforce-limits: records written per shard per second.", DefaultValueFactory = _ => defaults.ShardWriteRecordsPerSecond };
+        var readBytes = new Option<long>("--shard-read-bytes-per-sec") { Description = "With --enforce-limits: bytes read per shard per second.", DefaultValueFactory = _ => defaults.ShardReadBytesPerSecond };
+        var getRecords = new Option<long>("--shard-get-records-per-sec") { Description = "With --enforce-limits: GetRecords calls per shard per second.", DefaultValueFactory = _ => defaults.ShardGetRecordsPerSecond };
+        var readPenalty = new Option<long>("--read-penalty-bytes") { Description = "With --enforce-limits: a GetRecords response this large throttles the shard's reads for 5 s.", DefaultValueFactory = _ => defaults.ReadPenaltyBytes };
 
         var serve = new Command("serve", "Run the Kinesis Data Streams server.")
         {
             host, port, dataDir, region, account, createDelay, deleteDelay, shardLimit, kmsKeyDir, onDemandLimit,
+            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -47,7 +56,21 @@ public static class Program
                 ShardLimit = parse.GetValue(shardLimit),
                 KmsKeyDirectory = parse.GetValue(kmsKeyDir) is { } keyDir ? Path.GetFullPath(keyDir) : null,
                 OnDemandStreamCountLimit = parse.GetValue(onDemandLimit),
+                EnforceLimits = parse.GetValue(enforceLimits),
+                Limits = new ThroughputLimits
+                {
+                    ShardWriteBytesPerSecond = parse.GetValue(writeBytes),
+                    ShardWriteRecordsPerSecond = parse.GetValue(writeRecords),
+                    ShardReadBytesPerSecond = parse.GetValue(readBytes),
+                    ShardGetRecordsPerSecond = parse.GetValue(getRecords),
+                    ReadPenaltyBytes = parse.GetValue(readPenalty),
+                },
             };
+            if (options.EnforceLimits && parse.GetResult(shardLimit) is null or { Implicit: true })
+            {
+                options.ShardLimit = ThroughputLimits.DefaultShardLimit; // AWS's quota unless --shard-limit says otherwise
+            }
+
             return await ServeAsync(options, ct);
         });
         return serve;

@@ -32,5 +32,11 @@ public sealed class MillraceServerOptions
     /// <summary>On-demand streams per account (AWS's default quota is 50; 0 means no limit).</summary>
     public int OnDemandStreamCountLimit { get; set; } = 50;
 
+    /// <summary>Throttle as AWS does (per-shard throughput, control-plane rates); off by default.</summary>
+    public bool EnforceLimits { get; set; }
+
+    /// <summary>The figures <see cref="EnforceLimits"/> applies.</summary>
+    public Limits.ThroughputLimits Limits { get; set; } = new();
+
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }

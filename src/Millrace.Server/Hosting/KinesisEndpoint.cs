@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Millrace.Protocol;
 using Millrace.Server.Kinesis;
+using Millrace.Server.Limits;
 
 namespace Millrace.Server.Hosting;
 
@@ -14,7 +15,8 @@ namespace Millrace.Server.Hosting;
 /// CBOR requests (the Java SDK's default) take the same path: the body is translated to JSON first and the
 /// response (or error) back to CBOR.
 /// </summary>
-public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock, ILogger<KinesisEndpoint> logger)
+public sealed class KinesisEndpoint(
+    IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock, ILogger<KinesisEndpoint> logger, ControlPlaneLimiter? controlPlane = null)
 {
     private const string TargetPrefix = "Kinesis_20131202.";
     private const string JsonContentType = "application/x-amz-json-1.1";
@@ -136,9 +138,10 @@ public sealed class KinesisEndpoint(IReadOnlyDictionary<string, KinesisOperation
                     throw new KinesisException("UnknownOperationException", $"Millrace does not implement {operation} yet.");
                 }
 
+                long nowMs = clock.GetUtcNow().ToUnixTimeMilliseconds();
+                controlPlane?.Admit(operation!, document.RootElement, nowMs); // --enforce-limits: control-plane TPS
                 await using var writer = new Utf8JsonWriter(output);
-                var context = new OperationContext(operation!, document.RootElement, writer, credential.AccessKeyId,
-                    clock.GetUtcNow().ToUnixTimeMilliseconds(), http.RequestAborted);
+                var context = new OperationContext(operation!, document.RootElement, writer, credential.AccessKeyId, nowMs, http.RequestAborted);
                 await handler(context);
                 await writer.FlushAsync();
             }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Millrace.Server.Encryption;
 using Millrace.Server.Kinesis;
+using Millrace.Server.Limits;
 using Millrace.Storage;
 
 namespace Millrace.Server.Hosting;
@@ -75,15 +76,17 @@ public sealed class MillraceHost : IAsyncDisposable
             await streams.ResumeLifecycleAsync(ct);
             var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
             new StreamOperations(streams).Register(operations);
-            new ShardOperations(streams).Register(operations);
-            new RecordOperations(streams, keys).Register(operations);
+            var throughput = options.EnforceLimits ? new ShardThroughputLimiter(options.Limits, options.AccountId) : null;
+            new ShardOperations(streams, throughput).Register(operations);
+            new RecordOperations(streams, keys, throughput).Register(operations);
             new EncryptionOperations(streams, keys).Register(operations);
             new RetentionOperations(streams).Register(operations);
             new TagOperations(streams).Register(operations);
             new StreamSettingsOperations(streams).Register(operations);
             new AccountOperations(streams).Register(operations);
             new PolicyOperations(streams).Register(operations);
-            var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>());
+            var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
+                options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
             app.Run(endpoint.HandleAsync);
 
             await app.StartAsync(ct);

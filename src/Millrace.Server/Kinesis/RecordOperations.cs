@@ -4,12 +4,13 @@ using System.Text;
 using System.Text.Json;
 using Millrace.Protocol;
 using Millrace.Server.Encryption;
+using Millrace.Server.Limits;
 using Millrace.Storage;
 
 namespace Millrace.Server.Kinesis;
 
 /// <summary>PutRecord, PutRecords and GetRecords: the data plane.</summary>
-public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = null)
+public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = null, ShardThroughputLimiter? limits = null)
 {
     private const int MaxPutRecordsBytes = 10 * 1024 * 1024;
     private const int GetRecordsDefaultLimit = 10_000;
@@ -39,6 +40,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         CheckRecordSize(stream, data.Length, pkBytes.Length);
         var open = streams.OpenShards(stream);
         int shard = StreamService.RouteToShard(open, HashKeyOf(stream, ctx.Input, partitionKey));
+        limits?.AdmitWrite(stream, shard, data.Length + pkBytes.Length, ctx.NowMs);
         entries[0] = new AppendEntry(shard, pkBytes, data);
 
         var results = new AppendedRecord[1];
@@ -59,6 +61,8 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         int count = records.GetArrayLength();
         var entries = ArrayPool<AppendEntry>.Shared.Rent(count);
         var results = ArrayPool<AppendedRecord>.Shared.Rent(count);
+        bool[]? rejected = null;
+        AppendEntry[]? admitted = null;
         try
         {
             var open = streams.OpenShards(stream);
@@ -82,10 +86,37 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                 throw KinesisException.InvalidArgument($"Records size exceeds {maxTotal / (1024 * 1024)} MB limit");
             }
 
+            // --enforce-limits: entries over their shard's budget fail on their own; the rest are written.
+            var toAppend = entries;
+            int appendCount = count;
+            int rejectedCount = 0;
+            if (limits is not null)
+            {
+                rejected = ArrayPool<bool>.Shared.Rent(count);
+                rejectedCount = limits.AdmitWrites(stream, entries.AsSpan(0, count), rejected.AsSpan(0, count), ctx.NowMs);
+                if (rejectedCount > 0)
+                {
+                    admitted = ArrayPool<AppendEntry>.Shared.Rent(count);
+                    appendCount = 0;
+                    for (int j = 0; j < count; j++)
+                    {
+                        if (!rejected[j])
+                        {
+                            admitted[appendCount++] = entries[j];
+                        }
+                    }
+
+                    toAppend = admitted;
+                }
+            }
+
             bool failed = false;
             try
             {
-                await AppendAsync(stream, entries.AsMemory(0, count), results.AsMemory(0, count), ctx.CancellationToken);
+                if (appendCount > 0)
+                {
+                    await AppendAsync(stream, toAppend.AsMemory(0, appendCount), results.AsMemory(0, appendCount), ctx.CancellationToken);
+                }
             }
             catch (IOException)
             {
@@ -95,19 +126,24 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
 
             var w = ctx.Output;
             w.WriteStartObject();
-            w.WriteNumber("FailedRecordCount", failed ? count : 0);
+            w.WriteNumber("FailedRecordCount", failed ? count : rejectedCount);
             w.WriteStartArray("Records");
-            for (int j = 0; j < count; j++)
+            for (int j = 0, k = 0; j < count; j++)
             {
                 w.WriteStartObject();
-                if (failed)
+                if (rejected is not null && rejected[j])
+                {
+                    w.WriteString("ErrorCode", "ProvisionedThroughputExceededException");
+                    w.WriteString("ErrorMessage", limits!.WriteRejectedMessage(stream, entries[j].ShardIndex));
+                }
+                else if (failed)
                 {
                     w.WriteString("ErrorCode", "InternalFailure");
                     w.WriteString("ErrorMessage", "Internal service failure.");
                 }
                 else
                 {
-                    w.WriteString("SequenceNumber", SequenceNumbers.Format(entries[j].ShardIndex, results[j].Position));
+                    w.WriteString("SequenceNumber", SequenceNumbers.Format(entries[j].ShardIndex, results[k++].Position));
                     w.WriteString("ShardId", ShardIds.Format(entries[j].ShardIndex));
                 }
 
@@ -122,6 +158,15 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         {
             ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
             ArrayPool<AppendedRecord>.Shared.Return(results);
+            if (rejected is not null)
+            {
+                ArrayPool<bool>.Shared.Return(rejected);
+            }
+
+            if (admitted is not null)
+            {
+                ArrayPool<AppendEntry>.Shared.Return(admitted, clearArray: true);
+            }
         }
     }
 
@@ -245,6 +290,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             throw KinesisException.InvalidArgument($"StreamARN {arn} does not match the stream of the ShardIterator.");
         }
 
+        limits?.BeforeGetRecords(stream, it.ShardIndex, ctx.NowMs);
         int limit = ctx.GetInt32("Limit") ?? GetRecordsDefaultLimit;
         var cutoff = streams.RetentionCutoffMs(stream, ctx.NowMs);
         ShardReadResult read;
@@ -260,8 +306,10 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         var w = ctx.Output;
         w.WriteStartObject();
         w.WriteStartArray("Records");
+        long responseBytes = 0;
         foreach (var r in read.Records)
         {
+            responseBytes += r.Data.Length + r.PartitionKey.Length;
             w.WriteStartObject();
             w.WriteString("SequenceNumber", SequenceNumbers.Format(it.ShardIndex, r.Position));
             JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
@@ -286,6 +334,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
 
         w.WriteEndArray();
+        limits?.AfterGetRecords(stream, it.ShardIndex, responseBytes, ctx.NowMs);
         if (read.ShardEnded)
         {
             // NextShardIterator is omitted (null): the shard is closed and read to its end.

@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using Millrace.Protocol;
+using Millrace.Server.Limits;
 using Millrace.Storage;
 
 namespace Millrace.Server.Kinesis;
 
 /// <summary>ListShards and GetShardIterator.</summary>
-public sealed class ShardOperations(StreamService streams)
+public sealed class ShardOperations(StreamService streams, ShardThroughputLimiter? limits = null)
 {
     private const int ListShardsMax = 1000;
     private const string IteratorTypeMessage =
@@ -187,6 +188,7 @@ public sealed class ShardOperations(StreamService streams)
             throw KinesisException.ResourceNotFound($"Shard {shardIdText} in stream {stream.StreamName} under account {acct} does not exist");
         }
 
+        limits?.AdmitGetShardIterator(stream, shardIndex, ctx.NowMs);
         var shardId = ShardIds.Format(shardIndex);
         var key = new ShardKey(stream.StreamId, shardIndex);
         var cutoff = streams.RetentionCutoffMs(stream, ctx.NowMs);

@@ -13,7 +13,10 @@ public abstract class ClientTestBase : IAsyncLifetime
 
     protected MillraceProcess Server => _server ?? throw new InvalidOperationException("the server was not started");
 
-    public async Task InitializeAsync() => _server = await MillraceProcess.StartAsync();
+    /// <summary>Extra <c>millrace serve</c> arguments for the test's server.</summary>
+    protected virtual string[] ServerArgs => [];
+
+    public async Task InitializeAsync() => _server = await MillraceProcess.StartAsync(ServerArgs);
 
     public async Task DisposeAsync()
     {
