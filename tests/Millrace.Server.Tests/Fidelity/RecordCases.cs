@@ -106,7 +106,10 @@ public sealed class RecordCases : FidelityCaseFamily
         };
         yield return new("PutRecords.EntryWithoutPartitionKey", "PutRecords")
         {
+            // PartitionKey became optional in the newest model (AUTO distribution), so it is checked against the
+            // stream's strategy: the stream must exist for the check to apply.
             Source = "4.3: Missing required field",
+            Setup = c => c.CreateStreamAsync(),
             Request = c => new { StreamName = c.Stream, Records = new object[] { new { PartitionKey = "k", Data = "eA==" }, new { Data = "eA==" } } },
             ExpectedType = "ValidationException",
             Message = Expect.NotNull("records.2.member.partitionKey"),
