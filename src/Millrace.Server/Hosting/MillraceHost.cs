@@ -70,10 +70,13 @@ public sealed class MillraceHost : IAsyncDisposable
 
             var streams = new StreamService(store, options, tokens, app.Services.GetRequiredService<ILogger<StreamService>>());
             await streams.ResumeLifecycleAsync(ct);
+            var resharding = new ReshardingOperations(streams, app.Services.GetRequiredService<ILogger<ReshardingOperations>>());
+            await resharding.ResumeAsync(ct);
             var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
             new StreamOperations(streams).Register(operations);
             new ShardOperations(streams).Register(operations);
             new RecordOperations(streams).Register(operations);
+            resharding.Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>());
             app.Run(endpoint.HandleAsync);
 

@@ -14,6 +14,7 @@ public sealed class RecordOperations(StreamService streams)
     private const int GetRecordsDefaultLimit = 10_000;
     private const long GetRecordsMaxBytes = 10L * 1024 * 1024;
     private const long IteratorLifetimeMs = 300_000;
+    private const int MaxRerouteAttempts = 16;
 
     public void Register(IDictionary<string, KinesisOperation> operations)
     {
@@ -37,11 +38,12 @@ public sealed class RecordOperations(StreamService streams)
         var pkBytes = Encoding.UTF8.GetBytes(partitionKey);
         CheckRecordSize(stream, data.Length, pkBytes.Length);
         var open = streams.OpenShards(stream);
-        int shard = StreamService.RouteToShard(open, HashKeyOf(ctx.Input, partitionKey));
-        entries[0] = new AppendEntry(shard, pkBytes, data);
+        var hashKeys = new[] { HashKeyOf(ctx.Input, partitionKey) };
+        entries[0] = new AppendEntry(StreamService.RouteToShard(open, hashKeys[0]), pkBytes, data);
 
         var results = new AppendedRecord[1];
-        await AppendAsync(stream, entries, results, ctx.CancellationToken);
+        await AppendAsync(stream, entries, hashKeys, results, ctx.CancellationToken);
+        int shard = entries[0].ShardIndex;
 
         var w = ctx.Output;
         w.WriteStartObject();
@@ -58,6 +60,7 @@ public sealed class RecordOperations(StreamService streams)
         int count = records.GetArrayLength();
         var entries = ArrayPool<AppendEntry>.Shared.Rent(count);
         var results = ArrayPool<AppendedRecord>.Shared.Rent(count);
+        var hashKeys = ArrayPool<UInt128>.Shared.Rent(count);
         try
         {
             var open = streams.OpenShards(stream);
@@ -70,8 +73,9 @@ public sealed class RecordOperations(StreamService streams)
                 var pkBytes = Encoding.UTF8.GetBytes(partitionKey);
                 CheckRecordSize(stream, data.Length, pkBytes.Length);
                 total += data.Length + pkBytes.Length;
-                int shard = StreamService.RouteToShard(open, HashKeyOf(record, partitionKey));
-                entries[i++] = new AppendEntry(shard, pkBytes, data);
+                hashKeys[i] = HashKeyOf(record, partitionKey);
+                entries[i] = new AppendEntry(StreamService.RouteToShard(open, hashKeys[i]), pkBytes, data);
+                i++;
             }
 
             if (total > MaxPutRecordsBytes)
@@ -82,7 +86,7 @@ public sealed class RecordOperations(StreamService streams)
             bool failed = false;
             try
             {
-                await AppendAsync(stream, entries.AsMemory(0, count), results.AsMemory(0, count), ctx.CancellationToken);
+                await AppendAsync(stream, entries.AsMemory(0, count), hashKeys.AsMemory(0, count), results.AsMemory(0, count), ctx.CancellationToken);
             }
             catch (IOException)
             {
@@ -119,25 +123,45 @@ public sealed class RecordOperations(StreamService streams)
         {
             ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
             ArrayPool<AppendedRecord>.Shared.Return(results);
+            ArrayPool<UInt128>.Shared.Return(hashKeys);
         }
     }
 
-    /// <summary>Appends, re-routing once if resharding closed a shard between routing and writing.</summary>
-    private async ValueTask AppendAsync(StreamDescription stream, Memory<AppendEntry> entries, Memory<AppendedRecord> results, CancellationToken ct)
+    /// <summary>Appends; when resharding sealed a shard between routing and writing, routes every entry again by
+    /// the shards stored now and retries. The log seals a shard only after the catalog routes past it, and a failed
+    /// append wrote nothing, so each retry sees newer routing and no record is written twice.</summary>
+    private async ValueTask AppendAsync(StreamDescription stream, Memory<AppendEntry> entries, ReadOnlyMemory<UInt128> hashKeys, Memory<AppendedRecord> results, CancellationToken ct)
     {
-        try
+        for (int attempt = 0; ; attempt++)
         {
-            await streams.Records.AppendAsync(stream.StreamId, entries, results, ct);
-        }
-        catch (ShardUnavailableException)
-        {
-            var current = await streams.FindAsync(stream.StreamName, ct);
-            if (current is null || current.StreamId != stream.StreamId)
+            try
             {
-                throw streams.StreamNotFound(stream.StreamName);
+                await streams.Records.AppendAsync(stream.StreamId, entries, results, ct);
+                return;
             }
+            catch (ShardUnavailableException)
+            {
+                var current = await streams.FindAsync(stream.StreamName, ct);
+                if (current is null || current.StreamId != stream.StreamId)
+                {
+                    throw streams.StreamNotFound(stream.StreamName);
+                }
 
-            throw KinesisException.InternalFailure("The shard was closed while the request was in flight; retry.");
+                if (attempt == MaxRerouteAttempts)
+                {
+                    throw KinesisException.InternalFailure("The shard was closed while the request was in flight; retry.");
+                }
+
+                var open = streams.OpenShards(current);
+                var e = entries.Span;
+                var h = hashKeys.Span;
+                for (int i = 0; i < e.Length; i++)
+                {
+                    e[i] = e[i] with { ShardIndex = StreamService.RouteToShard(open, h[i]) };
+                }
+
+                stream = current;
+            }
         }
     }
 
@@ -228,7 +252,14 @@ public sealed class RecordOperations(StreamService streams)
         w.WriteEndArray();
         if (read.ShardEnded)
         {
-            // NextShardIterator is omitted (null): the shard is closed and read to its end.
+            // NextShardIterator is omitted (null): the shard is closed and read to its end. The children were stored
+            // before the seal, but possibly after `stream` was read.
+            var latest = await streams.FindAsync(it.StreamName, ctx.CancellationToken);
+            if (latest is not null && latest.StreamId == stream.StreamId)
+            {
+                stream = latest;
+            }
+
             w.WriteNumber("MillisBehindLatest", 0);
             w.WriteStartArray("ChildShards");
             foreach (var child in stream.Shards)
