@@ -250,10 +250,11 @@ public sealed class RecordOperations(StreamService streams)
         }
 
         w.WriteEndArray();
-        if (read.ShardEnded)
+        // As AWS: a call that returns records always hands out a NextShardIterator; the end of a closed shard (no
+        // NextShardIterator, ChildShards) is the answer of the call after its last records.
+        if (read.ShardEnded && read.Records.Count == 0)
         {
-            // NextShardIterator is omitted (null): the shard is closed and read to its end. The children were stored
-            // before the seal, but possibly after `stream` was read.
+            // The children were stored before the seal, but possibly after `stream` was read.
             var latest = await streams.FindAsync(it.StreamName, ctx.CancellationToken);
             if (latest is not null && latest.StreamId == stream.StreamId)
             {

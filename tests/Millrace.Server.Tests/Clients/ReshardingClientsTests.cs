@@ -40,6 +40,11 @@ public sealed class AwsCliReshardingTests : ClientTestBase
         var it = (await iterator).GetProperty("ShardIterator").GetString()!;
         var page = await Aws("get-records", "--shard-iterator", it);
         Assert.Equal(sequences, page.GetProperty("Records").EnumerateArray().Select(r => r.GetProperty("SequenceNumber").GetString()));
+        Assert.False(page.TryGetProperty("ChildShards", out _), page.ToString());
+
+        // The call after the last records ends the shard: no NextShardIterator, and the children.
+        page = await Aws("get-records", "--shard-iterator", page.GetProperty("NextShardIterator").GetString()!);
+        Assert.Empty(page.GetProperty("Records").EnumerateArray());
         Assert.False(page.TryGetProperty("NextShardIterator", out var next) && next.ValueKind != JsonValueKind.Null, page.ToString());
         var children = page.GetProperty("ChildShards").EnumerateArray().ToList();
         Assert.Equal([ShardId(1), ShardId(2)], children.Select(c => c.GetProperty("ShardId").GetString()));

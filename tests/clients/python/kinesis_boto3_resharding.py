@@ -144,6 +144,7 @@ def consume_by_lineage(kinesis, stream):
                     check(closed, f"{sid} is open but returned no NextShardIterator")
                     children = out.get("ChildShards") or []
                     check(len(children) > 0, f"{sid} ended without ChildShards")
+                    check(not out["Records"], f"{sid} ended in a call that returned records")
                     for c in children:
                         check(sid in c["ParentShards"], f"child {c['ShardId']} of {sid} lists parents {c['ParentShards']}")
                         check(c["ShardId"] in shards, f"child {c['ShardId']} of {sid} is not listed")
