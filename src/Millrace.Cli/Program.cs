@@ -26,7 +26,8 @@ public static class Program
         var account = new Option<string>("--account-id") { Description = "12-digit account id used in ARNs and messages.", DefaultValueFactory = _ => "000000000000" };
         var createDelay = new Option<int>("--create-stream-ms") { Description = "How long a new stream stays CREATING.", DefaultValueFactory = _ => 0 };
         var deleteDelay = new Option<int>("--delete-stream-ms") { Description = "How long a deleted stream stays DELETING.", DefaultValueFactory = _ => 0 };
-        var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit; 500 with --enforce-limits).", DefaultValueFactory = _ => 0 };
+        var updateDelay = new Option<int>("--update-stream-ms") { Description = "How long a resharded stream stays UPDATING.", DefaultValueFactory = _ => 0 };
+        var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit).", DefaultValueFactory = _ => 500 };
         var kmsKeyDir = new Option<string?>("--kms-key-dir") { Description = "Directory of encryption keys and aliases.json (default: <data-dir>/keys)." };
         var onDemandLimit = new Option<int>("--on-demand-stream-limit") { Description = "On-demand streams allowed per account (0: no limit).", DefaultValueFactory = _ => 50 };
         var defaults = new ThroughputLimits();
@@ -39,7 +40,7 @@ public static class Program
 
         var serve = new Command("serve", "Run the Kinesis Data Streams server.")
         {
-            host, port, dataDir, region, account, createDelay, deleteDelay, shardLimit, kmsKeyDir, onDemandLimit,
+            host, port, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
             enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty,
         };
         serve.SetAction(async (parse, ct) =>
@@ -53,6 +54,7 @@ public static class Program
                 AccountId = parse.GetValue(account)!,
                 CreateStreamDelay = TimeSpan.FromMilliseconds(parse.GetValue(createDelay)),
                 DeleteStreamDelay = TimeSpan.FromMilliseconds(parse.GetValue(deleteDelay)),
+                UpdateStreamDelay = TimeSpan.FromMilliseconds(parse.GetValue(updateDelay)),
                 ShardLimit = parse.GetValue(shardLimit),
                 KmsKeyDirectory = parse.GetValue(kmsKeyDir) is { } keyDir ? Path.GetFullPath(keyDir) : null,
                 OnDemandStreamCountLimit = parse.GetValue(onDemandLimit),

@@ -20,11 +20,15 @@ public sealed class MillraceServerOptions
     /// <summary>How long a deleted stream stays DELETING before it is gone.</summary>
     public TimeSpan DeleteStreamDelay { get; set; } = TimeSpan.Zero;
 
+    /// <summary>How long a resharded stream (SplitShard, MergeShards, UpdateShardCount) stays UPDATING before the
+    /// new shards take over.</summary>
+    public TimeSpan UpdateStreamDelay { get; set; } = TimeSpan.Zero;
+
     /// <summary>Segment file size of the embedded log.</summary>
     public long SegmentSizeBytes { get; set; } = 128L * 1024 * 1024;
 
-    /// <summary>Shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
-    public int ShardLimit { get; set; }
+    /// <summary>Open shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
+    public int ShardLimit { get; set; } = 500;
 
     /// <summary>Directory of encryption keys and aliases (see README); null means &lt;data-dir&gt;/keys.</summary>
     public string? KmsKeyDirectory { get; set; }

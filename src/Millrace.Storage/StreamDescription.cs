@@ -59,6 +59,9 @@ public sealed record StreamDescription
     /// <summary>When UpdateShardCount calls were made (epoch ms), for the rolling-day limit.</summary>
     public IReadOnlyList<long> ScalingHistoryMs { get; init; } = [];
 
+    /// <summary>A resharding waiting to be applied while the stream is UPDATING, or null.</summary>
+    public ShardMapChange? PendingShardChange { get; init; }
+
     /// <summary>When encryption was started or stopped (epoch ms), for the rolling-day limit.</summary>
     public IReadOnlyList<long> EncryptionChangesMs { get; init; } = [];
 }
@@ -75,7 +78,8 @@ public sealed record ShardDescription
     /// <summary>Log position at shard creation; every record of the shard has a greater position.</summary>
     public required ulong StartingPosition { get; init; }
 
-    /// <summary>Position of the last record when the shard was closed, or null while open.</summary>
+    /// <summary>Position of the last record when the shard was closed (StartingPosition when it had none); null
+    /// while open, and while closing (Closed but not yet sealed in the record log).</summary>
     public ulong? EndingPosition { get; init; }
 
     public bool Closed { get; init; }

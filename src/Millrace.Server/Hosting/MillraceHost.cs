@@ -74,6 +74,8 @@ public sealed class MillraceHost : IAsyncDisposable
 
             var streams = new StreamService(store, options, tokens, app.Services.GetRequiredService<ILogger<StreamService>>());
             await streams.ResumeLifecycleAsync(ct);
+            var resharding = new ReshardingOperations(streams, app.Services.GetRequiredService<ILogger<ReshardingOperations>>());
+            await resharding.ResumeAsync(ct);
             var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
             new StreamOperations(streams).Register(operations);
             var throughput = options.EnforceLimits ? new ShardThroughputLimiter(options.Limits, options.AccountId) : null;
@@ -85,6 +87,7 @@ public sealed class MillraceHost : IAsyncDisposable
             new StreamSettingsOperations(streams).Register(operations);
             new AccountOperations(streams).Register(operations);
             new PolicyOperations(streams).Register(operations);
+            resharding.Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
                 options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
             app.Run(endpoint.HandleAsync);

@@ -16,6 +16,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
     private const int GetRecordsDefaultLimit = 10_000;
     private const long GetRecordsMaxBytes = 10L * 1024 * 1024;
     private const long IteratorLifetimeMs = 300_000;
+    private const int MaxRerouteAttempts = 16;
 
     public void Register(IDictionary<string, KinesisOperation> operations)
     {
@@ -39,12 +40,14 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         var pkBytes = PartitionKeyBytes(stream, partitionKey, "partitionKey");
         CheckRecordSize(stream, data.Length, pkBytes.Length);
         var open = streams.OpenShards(stream);
-        int shard = StreamService.RouteToShard(open, HashKeyOf(stream, ctx.Input, partitionKey));
-        limits?.AdmitWrite(stream, shard, data.Length + pkBytes.Length, ctx.NowMs);
-        entries[0] = new AppendEntry(shard, pkBytes, data);
+        var hashKeys = new[] { HashKeyOf(stream, ctx.Input, partitionKey) };
+        var routed = StreamService.RouteToShard(open, hashKeys[0]);
+        limits?.AdmitWrite(stream, routed, data.Length + pkBytes.Length, ctx.NowMs);
+        entries[0] = new AppendEntry(routed, pkBytes, data);
 
         var results = new AppendedRecord[1];
-        await AppendAsync(stream, entries, results, ctx.CancellationToken);
+        await AppendAsync(stream, entries, hashKeys, results, ctx.CancellationToken);
+        int shard = entries[0].ShardIndex;
 
         var w = ctx.Output;
         w.WriteStartObject();
@@ -63,6 +66,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         var results = ArrayPool<AppendedRecord>.Shared.Rent(count);
         bool[]? rejected = null;
         AppendEntry[]? admitted = null;
+        var hashKeys = ArrayPool<UInt128>.Shared.Rent(count);
         try
         {
             var open = streams.OpenShards(stream);
@@ -75,8 +79,9 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                 var pkBytes = PartitionKeyBytes(stream, partitionKey, $"records.{i + 1}.member.partitionKey");
                 CheckRecordSize(stream, data.Length, pkBytes.Length);
                 total += data.Length + pkBytes.Length;
-                int shard = StreamService.RouteToShard(open, HashKeyOf(stream, record, partitionKey));
-                entries[i++] = new AppendEntry(shard, pkBytes, data);
+                hashKeys[i] = HashKeyOf(stream, record, partitionKey);
+                entries[i] = new AppendEntry(StreamService.RouteToShard(open, hashKeys[i]), pkBytes, data);
+                i++;
             }
 
             // AWS documents 10 MiB for the whole request; a stream's records may be that large, never larger.
@@ -102,6 +107,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                     {
                         if (!rejected[j])
                         {
+                            hashKeys[appendCount] = hashKeys[j]; // in place: appendCount <= j
                             admitted[appendCount++] = entries[j];
                         }
                     }
@@ -115,7 +121,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             {
                 if (appendCount > 0)
                 {
-                    await AppendAsync(stream, toAppend.AsMemory(0, appendCount), results.AsMemory(0, appendCount), ctx.CancellationToken);
+                    await AppendAsync(stream, toAppend.AsMemory(0, appendCount), hashKeys.AsMemory(0, appendCount), results.AsMemory(0, appendCount), ctx.CancellationToken);
                 }
             }
             catch (IOException)
@@ -143,8 +149,10 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                 }
                 else
                 {
-                    w.WriteString("SequenceNumber", SequenceNumbers.Format(entries[j].ShardIndex, results[k++].Position));
-                    w.WriteString("ShardId", ShardIds.Format(entries[j].ShardIndex));
+                    // toAppend[k] carries the shard the record was finally written to (re-routed on resharding).
+                    int shard = toAppend[k].ShardIndex;
+                    w.WriteString("SequenceNumber", SequenceNumbers.Format(shard, results[k++].Position));
+                    w.WriteString("ShardId", ShardIds.Format(shard));
                 }
 
                 w.WriteEndObject();
@@ -158,6 +166,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         {
             ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
             ArrayPool<AppendedRecord>.Shared.Return(results);
+            ArrayPool<UInt128>.Shared.Return(hashKeys);
             if (rejected is not null)
             {
                 ArrayPool<bool>.Shared.Return(rejected);
@@ -170,28 +179,46 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
     }
 
-    /// <summary>Appends, re-routing once if resharding closed a shard between routing and writing.</summary>
-    private async ValueTask AppendAsync(StreamDescription stream, Memory<AppendEntry> entries, Memory<AppendedRecord> results, CancellationToken ct)
+    /// <summary>Appends; when resharding sealed a shard between routing and writing, re-routes the entries by the
+    /// current shard map and tries again (a failed append wrote nothing, so nothing is duplicated or lost).</summary>
+    private async ValueTask AppendAsync(StreamDescription stream, Memory<AppendEntry> entries, ReadOnlyMemory<UInt128> hashKeys, Memory<AppendedRecord> results, CancellationToken ct)
     {
-        try
+        for (int attempt = 0; ; attempt++)
         {
-            // The stream snapshot that routed the records also decides their encryption and the response's EncryptionType.
-            var keyId = stream.EncryptionType == "KMS" ? stream.ResolvedKeyId : null;
-            await streams.Records.AppendAsync(stream.StreamId, entries, results, keyId, ct);
-        }
-        catch (EncryptionKeyUnavailableException ex)
-        {
-            throw KeyUnavailable(ex);
-        }
-        catch (ShardUnavailableException)
-        {
-            var current = await streams.FindAsync(stream.StreamName, ct);
-            if (current is null || current.StreamId != stream.StreamId)
+            try
             {
-                throw streams.StreamNotFound(stream.StreamName);
+                // The stream snapshot that routed the records also decides their encryption and the response's EncryptionType.
+                var keyId = stream.EncryptionType == "KMS" ? stream.ResolvedKeyId : null;
+                await streams.Records.AppendAsync(stream.StreamId, entries, results, keyId, ct);
+                return;
             }
+            catch (EncryptionKeyUnavailableException ex)
+            {
+                throw KeyUnavailable(ex);
+            }
+            catch (ShardUnavailableException)
+            {
+                var current = await streams.FindAsync(stream.StreamName, ct);
+                if (current is null || current.StreamId != stream.StreamId)
+                {
+                    throw streams.StreamNotFound(stream.StreamName);
+                }
 
-            throw KinesisException.InternalFailure("The shard was closed while the request was in flight; retry.");
+                if (attempt == MaxRerouteAttempts)
+                {
+                    throw KinesisException.InternalFailure("The shard was closed while the request was in flight; retry.");
+                }
+
+                var open = streams.OpenShards(current);
+                var e = entries.Span;
+                var h = hashKeys.Span;
+                for (int i = 0; i < e.Length; i++)
+                {
+                    e[i] = e[i] with { ShardIndex = StreamService.RouteToShard(open, h[i]) };
+                }
+
+                stream = current;
+            }
         }
     }
 
@@ -335,9 +362,18 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
 
         w.WriteEndArray();
         limits?.AfterGetRecords(stream, it.ShardIndex, responseBytes, ctx.NowMs);
-        if (read.ShardEnded)
+
+        // As AWS: a call that returns records always hands out a NextShardIterator; the end of a closed shard (no
+        // NextShardIterator, ChildShards) is the answer of the call after its last records.
+        if (read.ShardEnded && read.Records.Count == 0)
         {
-            // NextShardIterator is omitted (null): the shard is closed and read to its end.
+            // The children were stored before the seal, but possibly after `stream` was read.
+            var latest = await streams.FindAsync(it.StreamName, ctx.CancellationToken);
+            if (latest is not null && latest.StreamId == stream.StreamId)
+            {
+                stream = latest;
+            }
+
             w.WriteNumber("MillisBehindLatest", 0);
             w.WriteStartArray("ChildShards");
             foreach (var child in stream.Shards)

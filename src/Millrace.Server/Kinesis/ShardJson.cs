@@ -23,9 +23,10 @@ internal static class ShardJson
         WriteHashKeyRange(w, shard);
         w.WriteStartObject("SequenceNumberRange");
         w.WriteString("StartingSequenceNumber", SequenceNumbers.Format(shard.ShardIndex, shard.StartingPosition));
-        if (shard.Closed)
+        if (shard.Closed && shard.EndingPosition is { } end)
         {
-            w.WriteString("EndingSequenceNumber", SequenceNumbers.Format(shard.ShardIndex, shard.EndingPosition ?? shard.StartingPosition));
+            // A closing shard (children already routed to, seal not yet recorded) has no ending yet.
+            w.WriteString("EndingSequenceNumber", SequenceNumbers.Format(shard.ShardIndex, end));
         }
 
         w.WriteEndObject();

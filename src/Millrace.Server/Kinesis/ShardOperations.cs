@@ -155,19 +155,20 @@ public sealed class ShardOperations(StreamService streams, ShardThroughputLimite
         return new ShardFilter(type, shardIndex, timestamp);
     }
 
-    /// <summary>ShardFilter semantics: which shards were open at (or after) a point in time.</summary>
+    /// <summary>ShardFilter semantics, as the API reference defines them: a shard lives from its creation to its
+    /// closing, both ends inclusive; times before the trim horizon (or the stream's creation) mean the trim horizon.</summary>
     private bool Matches(StreamDescription stream, ShardDescription shard, ShardFilter? filter, long nowMs)
     {
-        bool OpenAt(long t) => shard.CreatedAtMs <= t && (!shard.Closed || (shard.ClosedAtMs ?? long.MaxValue) > t);
-        bool OpenAtOrAfter(long t) => !shard.Closed || (shard.ClosedAtMs ?? long.MaxValue) > t;
-        var trimHorizon = streams.RetentionCutoffMs(stream, nowMs);
+        bool OpenAt(long t) => shard.CreatedAtMs <= t && OpenAtOrAfter(t);
+        bool OpenAtOrAfter(long t) => !shard.Closed || (shard.ClosedAtMs ?? long.MaxValue) >= t;
+        long Corrected(long t) => Math.Max(t, Math.Max(streams.RetentionCutoffMs(stream, nowMs), stream.CreatedAtMs));
         return filter?.Type switch
         {
             null or "FROM_TRIM_HORIZON" or "AFTER_SHARD_ID" => true,
-            "AT_TRIM_HORIZON" => OpenAt(Math.Max(trimHorizon, stream.CreatedAtMs)),
+            "AT_TRIM_HORIZON" => OpenAt(Corrected(long.MinValue)),
             "AT_LATEST" => !shard.Closed,
-            "AT_TIMESTAMP" => OpenAt(Math.Max(filter.TimestampMs!.Value, stream.CreatedAtMs)),
-            "FROM_TIMESTAMP" => OpenAtOrAfter(filter.TimestampMs!.Value),
+            "AT_TIMESTAMP" => OpenAt(Corrected(filter.TimestampMs!.Value)),
+            "FROM_TIMESTAMP" => OpenAtOrAfter(Corrected(filter.TimestampMs!.Value)),
             _ => true,
         };
     }
