@@ -27,7 +27,7 @@ public static class Program
         var createDelay = new Option<int>("--create-stream-ms") { Description = "How long a new stream stays CREATING.", DefaultValueFactory = _ => 0 };
         var deleteDelay = new Option<int>("--delete-stream-ms") { Description = "How long a deleted stream stays DELETING.", DefaultValueFactory = _ => 0 };
         var updateDelay = new Option<int>("--update-stream-ms") { Description = "How long a resharded stream stays UPDATING.", DefaultValueFactory = _ => 0 };
-        var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit).", DefaultValueFactory = _ => 500 };
+        var shardLimit = new Option<int>("--shard-limit") { Description = "Open shards allowed per account (0: no limit; 500 with --enforce-limits).", DefaultValueFactory = _ => 0 };
         var kmsKeyDir = new Option<string?>("--kms-key-dir") { Description = "Directory of encryption keys and aliases.json (default: <data-dir>/keys)." };
         var onDemandLimit = new Option<int>("--on-demand-stream-limit") { Description = "On-demand streams allowed per account (0: no limit).", DefaultValueFactory = _ => 50 };
         var defaults = new ThroughputLimits();

@@ -28,7 +28,7 @@ public sealed class MillraceServerOptions
     public long SegmentSizeBytes { get; set; } = 128L * 1024 * 1024;
 
     /// <summary>Open shards per account (AWS's default quota in us-east-1 is 500; 0 means no limit).</summary>
-    public int ShardLimit { get; set; } = 500;
+    public int ShardLimit { get; set; }
 
     /// <summary>Directory of encryption keys and aliases (see README); null means &lt;data-dir&gt;/keys.</summary>
     public string? KmsKeyDirectory { get; set; }

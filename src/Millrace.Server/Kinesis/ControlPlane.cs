@@ -59,6 +59,26 @@ internal static class ControlPlane
         return open;
     }
 
+    /// <summary>The account's shard quota (<see cref="MillraceServerOptions.ShardLimit"/>, 0 = none): throws
+    /// LimitExceededException when <paramref name="additional"/> more open shards would exceed it.</summary>
+    public static async ValueTask CheckShardLimitAsync(StreamService streams, int additional, CancellationToken ct)
+    {
+        var limit = streams.Options.ShardLimit;
+        if (limit <= 0 || additional <= 0)
+        {
+            return;
+        }
+
+        int open = await CountOpenShardsAsync(streams, ct);
+        if (open + additional > limit)
+        {
+            throw KinesisException.LimitExceeded(
+                $"This request would exceed the shard limit for the account {streams.AccountId} in {streams.Options.Region}. " +
+                $"Current shard count for the account: {open}. Limit: {limit}. " +
+                $"Number of additional shards that would have resulted from this request: {additional}.");
+        }
+    }
+
     public static async ValueTask<int> CountOnDemandStreamsAsync(StreamService streams, CancellationToken ct)
     {
         int count = 0;

@@ -160,7 +160,7 @@ public sealed class ReshardingOperations(StreamService streams, ILogger<Reshardi
 
             var now = streams.NowMs;
             var change = plan(stream, now);
-            await CheckShardLimitAsync(change.AddedOpenShards, ct);
+            await ControlPlane.CheckShardLimitAsync(streams, change.AddedOpenShards, ct);
             var history = change.ScalingAtMs is { } at
                 ? [.. stream.ScalingHistoryMs.Where(t => t > now - DayMs), at]
                 : stream.ScalingHistoryMs;
@@ -214,29 +214,6 @@ public sealed class ReshardingOperations(StreamService streams, ILogger<Reshardi
         HashKeys.TryParse(shard.StartingHashKey, out var start);
         HashKeys.TryParse(shard.EndingHashKey, out var end);
         return new Piece(index, start, end);
-    }
-
-    private async ValueTask CheckShardLimitAsync(int additional, CancellationToken ct)
-    {
-        var limit = streams.Options.ShardLimit;
-        if (limit <= 0 || additional <= 0)
-        {
-            return;
-        }
-
-        int open = 0;
-        foreach (var s in await streams.Catalog.ListAsync(ct))
-        {
-            open += streams.OpenShards(s).Length;
-        }
-
-        if (open + additional > limit)
-        {
-            throw KinesisException.LimitExceeded(
-                $"This request would exceed the shard limit for the account {Account} in {streams.Options.Region}. " +
-                $"Current shard count for the account: {open}. Limit: {limit}. " +
-                $"Number of additional shards that would have resulted from this request: {additional}.");
-        }
     }
 
     /// <summary>Carries out pending changes and half-done ones after a restart, before requests are served.</summary>

@@ -43,7 +43,7 @@ public sealed class StreamOperations(StreamService streams)
             shards = shardCount ?? throw KinesisException.InvalidArgument("ShardCount is required for streams in PROVISIONED mode.");
         }
 
-        await CheckShardLimitAsync(shards, ctx.CancellationToken);
+        await ControlPlane.CheckShardLimitAsync(streams, shards, ctx.CancellationToken);
         var configure = await CreateSettingsAsync(ctx, name, mode);
         await streams.CreateStreamAsync(name, mode, shards, ctx.CancellationToken, configure);
     }
@@ -89,29 +89,6 @@ public sealed class StreamOperations(StreamService streams)
 
         int maxRecordKiB = ctx.GetInt32("MaxRecordSizeInKiB") ?? 1024;
         return s => s with { Tags = tagMap, RecordDistributionStrategy = strategy, WarmThroughputMiBps = warm, MaxRecordSizeInKiB = maxRecordKiB };
-    }
-
-    private async ValueTask CheckShardLimitAsync(int additional, CancellationToken ct)
-    {
-        var limit = streams.Options.ShardLimit;
-        if (limit <= 0)
-        {
-            return;
-        }
-
-        int open = 0;
-        foreach (var s in await streams.Catalog.ListAsync(ct))
-        {
-            open += streams.OpenShards(s).Length;
-        }
-
-        if (open + additional > limit)
-        {
-            throw KinesisException.LimitExceeded(
-                $"This request would exceed the shard limit for the account {streams.AccountId} in {streams.Options.Region}. " +
-                $"Current shard count for the account: {open}. Limit: {limit}. " +
-                $"Number of additional shards that would have resulted from this request: {additional}.");
-        }
     }
 
     private async ValueTask DeleteStreamAsync(OperationContext ctx)
