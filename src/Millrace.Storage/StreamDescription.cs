@@ -44,6 +44,9 @@ public sealed record StreamDescription
     /// <summary>Next unused shard index (children of resharding take the next ones).</summary>
     public int NextShardIndex { get; init; }
 
+    /// <summary>Registered enhanced fan-out consumers (RegisterStreamConsumer).</summary>
+    public IReadOnlyList<ConsumerDescription> Consumers { get; init; } = [];
+
     /// <summary>Enhanced monitoring: the shard-level metric names enabled.</summary>
     public IReadOnlyList<string> ShardLevelMetrics { get; init; } = [];
 
@@ -64,6 +67,23 @@ public sealed record StreamDescription
 
     /// <summary>When encryption was started or stopped (epoch ms), for the rolling-day limit.</summary>
     public IReadOnlyList<long> EncryptionChangesMs { get; init; } = [];
+}
+
+/// <summary>A registered enhanced fan-out consumer of a stream.</summary>
+public sealed record ConsumerDescription
+{
+    public required string ConsumerName { get; init; }
+
+    /// <summary>Creation time; its epoch seconds are the ARN's suffix (…/consumer/name:epochSeconds).</summary>
+    public required long CreatedAtMs { get; init; }
+
+    /// <summary>CREATING, ACTIVE or DELETING.</summary>
+    public required string Status { get; init; }
+
+    /// <summary>When the current status was entered (drives the CREATING/DELETING delays).</summary>
+    public long StatusChangedAtMs { get; init; }
+
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>Persisted description of one shard. Hash keys are decimal strings of unsigned 128-bit values.</summary>

@@ -42,6 +42,35 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
         return await FindAsync(name, ct) ?? throw StreamNotFound(name);
     }
 
+    /// <summary>The ARN of a consumer: <c>arn:aws:kinesis:region:account:stream/name/consumer/consumerName:epochSeconds</c>.</summary>
+    public string ConsumerArn(string streamName, ConsumerDescription consumer) =>
+        $"{StreamArn(streamName)}/consumer/{consumer.ConsumerName}:{consumer.CreatedAtMs / 1000}";
+
+    /// <summary>The stream and consumer a consumer ARN names; ResourceNotFoundException when either is gone (a consumer
+    /// registered again under the same name has a new creation time, so the old ARN names nothing).</summary>
+    public async ValueTask<(StreamDescription Stream, ConsumerDescription Consumer)> ResolveConsumerAsync(string consumerArn, CancellationToken ct)
+    {
+        var marker = consumerArn.IndexOf("/consumer/", StringComparison.Ordinal);
+        var colon = consumerArn.LastIndexOf(':');
+        if (marker < 0 || colon < marker)
+        {
+            throw KinesisException.InvalidArgument($"Invalid ConsumerARN {consumerArn}.");
+        }
+
+        var streamName = StreamNameFromArn(consumerArn[..marker]);
+        var consumerName = consumerArn[(marker + "/consumer/".Length)..colon];
+        var stream = await FindAsync(streamName, ct);
+        foreach (var consumer in stream?.Consumers ?? [])
+        {
+            if (consumer.ConsumerName == consumerName && ConsumerArn(streamName, consumer) == consumerArn)
+            {
+                return (stream!, consumer);
+            }
+        }
+
+        throw KinesisException.ResourceNotFound($"Consumer {consumerArn} under account {options.AccountId} not found.");
+    }
+
     /// <summary>Reads StreamName or StreamARN (both must agree when both are given).</summary>
     public string StreamNameFrom(JsonElement input)
     {
