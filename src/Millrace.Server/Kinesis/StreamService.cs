@@ -276,6 +276,14 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
                 var remaining = d - TimeSpan.FromMilliseconds(NowMs - stream.StatusChangedAtMs);
                 ScheduleTransition(stream.StreamId, stream.StreamName, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
             }
+            else if (stream.Status == StreamStatus.Updating && stream.PendingShardChange is null)
+            {
+                // An update without a pending shard change (e.g. encryption) was cut off between its two catalog
+                // writes; its change is already stored, so the stream is ACTIVE again. Resharding resumes its own.
+                await UpdateAsync(stream.StreamName, s => s.StreamId == stream.StreamId && s.Status == StreamStatus.Updating && s.PendingShardChange is null
+                    ? s with { Status = StreamStatus.Active, StatusChangedAtMs = NowMs }
+                    : null, ct);
+            }
         }
     }
 

@@ -37,4 +37,29 @@ public sealed class RestartTests
             Assert.True(string.CompareOrdinal(lastBefore, after) < 0);
         }
     }
+
+    [Fact]
+    public async Task AnUpdateCutOffBetweenItsCatalogWritesEndsActiveAfterRestart()
+    {
+        await using var server = await MillraceProcess.StartAsync();
+        using (var client = new KinesisJsonClient(server.Endpoint))
+        {
+            await client.OkAsync("CreateStream", new { StreamName = "cut", ShardCount = 1 });
+        }
+
+        Assert.Equal(0, await server.StopAsync());
+
+        // What a crash between "UPDATING" and "ACTIVE" (e.g. StartStreamEncryption) leaves in the catalog.
+        var catalog = Path.Combine(server.DataDirectory, "streams", "catalog.json");
+        var text = await File.ReadAllTextAsync(catalog);
+        Assert.Contains("\"status\": \"ACTIVE\"", text);
+        await File.WriteAllTextAsync(catalog, text.Replace("\"status\": \"ACTIVE\"", "\"status\": \"UPDATING\"", StringComparison.Ordinal));
+
+        await server.RestartAsync();
+        using (var client = new KinesisJsonClient(server.Endpoint))
+        {
+            var summary = (await client.OkAsync("DescribeStreamSummary", new { StreamName = "cut" }))["StreamDescriptionSummary"]!;
+            Assert.Equal("ACTIVE", summary["StreamStatus"]!.GetValue<string>());
+        }
+    }
 }
