@@ -78,8 +78,14 @@ public static class LoadRunner
 
     private static byte[] Payload(int bytes)
     {
+        // Printable bytes: moto answers GetRecords with HTTP 500 when a record's data is not UTF-8.
+        var rng = new Random(42);
         var b = new byte[bytes];
-        new Random(42).NextBytes(b);
+        for (int i = 0; i < b.Length; i++)
+        {
+            b[i] = (byte)('a' + rng.Next(26));
+        }
+
         return b;
     }
 
@@ -176,12 +182,14 @@ public static class LoadRunner
 
         double cpu0 = ProcessStats.CpuSeconds(o.ServerPid) ?? 0;
         long records = 0, requests = 0, errors = 0;
+        string? firstError = fill.FirstError;
         var clock = Stopwatch.StartNew();
         var deadline = TimeSpan.FromSeconds(Math.Max(o.Seconds * 3, 1));
         async Task ReadShard(string shardId)
         {
             using var it = await wire.CallAsync("GetShardIterator", new { StreamName = stream, ShardId = shardId, ShardIteratorType = "TRIM_HORIZON" }, ct);
-            string? iterator = it.RootElement.GetProperty("ShardIterator").GetString();
+            // Kept in its escaped JSON form: later ones come straight out of responses (moto's end in "\n").
+            string? iterator = Escaped(it.RootElement.GetProperty("ShardIterator").GetString()!);
             var buffer = new ResponseBuffer();
             while (iterator is not null && clock.Elapsed < deadline)
             {
@@ -190,6 +198,7 @@ public static class LoadRunner
                 if (status != HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref errors);
+                    firstError ??= $"GetRecords: HTTP {(int)status} {Encoding.UTF8.GetString(buffer.Span(Math.Min(length, 300)))}";
                     await Task.Delay(100, ct);
                     continue;
                 }
@@ -221,7 +230,7 @@ public static class LoadRunner
             RecordsPerSecond = Math.Round(records / secs),
             MegabytesPerSecond = Math.Round(records * (double)SmallRecordBytes / secs / 1e6, 1),
             ServerCpuSeconds = cpu is null ? null : Math.Round(cpu.Value, 2),
-            Error = fill.FirstError,
+            Error = firstError,
         };
     }
 
@@ -233,11 +242,12 @@ public static class LoadRunner
         foreach (var s in shardIds)
         {
             using var it = await wire.CallAsync("GetShardIterator", new { StreamName = stream, ShardId = s, ShardIteratorType = "LATEST" }, ct);
-            iterators.Add(it.RootElement.GetProperty("ShardIterator").GetString()!);
+            iterators.Add(Escaped(it.RootElement.GetProperty("ShardIterator").GetString()!));
         }
 
         var latencies = new List<double>();
         long sent = 0, errors = 0, requests = 0;
+        string? firstError = null;
         using var stopConsumers = CancellationTokenSource.CreateLinkedTokenSource(ct);
         double cpu0 = ProcessStats.CpuSeconds(o.ServerPid) ?? 0;
         var clock = Stopwatch.StartNew();
@@ -263,6 +273,7 @@ public static class LoadRunner
                 if (r.status != HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref errors);
+                    firstError ??= $"GetRecords: HTTP {(int)r.status} {Encoding.UTF8.GetString(buffer.Span(Math.Min(r.length, 300)))}";
                     await Delay(200, token);
                     continue;
                 }
@@ -273,9 +284,8 @@ public static class LoadRunner
                 foreach (var rec in records.EnumerateArray())
                 {
                     var data = rec.GetProperty("Data").GetBytesFromBase64();
-                    if (data.Length >= 8)
+                    if (data.Length >= 20 && System.Buffers.Text.Utf8Parser.TryParse(data.AsSpan(0, 20), out long stamp, out _))
                     {
-                        long stamp = BitConverter.ToInt64(data, 0);
                         lock (latencies)
                         {
                             latencies.Add(Stopwatch.GetElapsedTime(stamp, now).TotalMilliseconds);
@@ -283,7 +293,7 @@ public static class LoadRunner
                     }
                 }
 
-                iterator = doc.RootElement.GetProperty("NextShardIterator").GetString()!;
+                iterator = Escaped(doc.RootElement.GetProperty("NextShardIterator").GetString()!);
                 if (records.GetArrayLength() == 0)
                 {
                     await Delay(o.PollMs, token);
@@ -294,13 +304,14 @@ public static class LoadRunner
         async Task Produce(int id)
         {
             var buffer = new ResponseBuffer();
-            var payload = new byte[SmallRecordBytes];
+            var payload = Payload(SmallRecordBytes);
             var interval = TimeSpan.FromSeconds(LatencyProducers / (double)LatencyRecordsPerSecond);
             var next = clock.Elapsed;
             int n = 0;
             while (clock.Elapsed < produceFor && Interlocked.Read(ref sent) < o.MaxRequests)
             {
-                BitConverter.TryWriteBytes(payload, Stopwatch.GetTimestamp());
+                // The send time as 20 ASCII digits (see Payload).
+                System.Text.Encoding.ASCII.GetBytes(Stopwatch.GetTimestamp().ToString("D20", System.Globalization.CultureInfo.InvariantCulture), payload);
                 var body = Encoding.UTF8.GetBytes($$"""{"StreamName":"{{stream}}","PartitionKey":"p{{id}}-{{n++}}","Data":"{{Convert.ToBase64String(payload)}}"}""");
                 var (status, _) = await wire.SendAsync("PutRecord", body, buffer, ct);
                 if (status == HttpStatusCode.OK)
@@ -355,8 +366,11 @@ public static class LoadRunner
             LatencyP99Ms = Percentile(sorted, 0.99),
             LatencyMaxMs = sorted.Length == 0 ? null : Math.Round(sorted[^1], 2),
             ServerCpuSeconds = cpu is null ? null : Math.Round(cpu.Value, 2),
+            Error = firstError,
         };
     }
+
+    private static string Escaped(string s) => JsonEncodedText.Encode(s, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value;
 
     private static int Count(List<double> list)
     {
