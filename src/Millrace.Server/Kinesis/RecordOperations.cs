@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Millrace.Protocol;
@@ -67,19 +69,31 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         bool[]? rejected = null;
         AppendEntry[]? admitted = null;
         var hashKeys = ArrayPool<UInt128>.Shared.Rent(count);
+        // Every record's decoded data and partition key share one pooled slab: decoded base64 and UTF-8 keys are
+        // never longer than their JSON text, so the raw Records array bounds it. The log copies entries before it
+        // acknowledges, so the slab is free again once the append returns.
+        var slab = ArrayPool<byte>.Shared.Rent(JsonMarshal.GetRawUtf8Value(records).Length);
         try
         {
             var open = streams.OpenShards(stream);
             long total = 0;
             int i = 0;
+            int used = 0;
             foreach (var record in records.EnumerateArray())
             {
-                var partitionKey = record.TryGetProperty("PartitionKey", out var pk) && pk.ValueKind == JsonValueKind.String ? pk.GetString() : null;
-                var data = record.GetProperty("Data").GetBytesFromBase64();
-                var pkBytes = PartitionKeyBytes(stream, partitionKey, $"records.{i + 1}.member.partitionKey");
+                bool hasKey = record.TryGetProperty("PartitionKey", out var pk) && pk.ValueKind == JsonValueKind.String;
+                if (!hasKey)
+                {
+                    PartitionKeyBytes(stream, null, $"records.{i + 1}.member.partitionKey"); // throws unless AUTO
+                }
+
+                var pkBytes = hasKey ? CopyUtf8String(pk, slab, ref used) : ReadOnlyMemory<byte>.Empty;
+                var data = DecodeBase64(record.GetProperty("Data"), slab, ref used);
                 CheckRecordSize(stream, data.Length, pkBytes.Length);
                 total += data.Length + pkBytes.Length;
-                hashKeys[i] = HashKeyOf(stream, record, partitionKey);
+                hashKeys[i] = stream.RecordDistributionStrategy == StreamSettingsOperations.Auto
+                    ? HashKeyOf(stream, record, null)
+                    : HashKeyOf(record, pkBytes.Span);
                 entries[i] = new AppendEntry(StreamService.RouteToShard(open, hashKeys[i]), pkBytes, data);
                 i++;
             }
@@ -164,6 +178,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
         finally
         {
+            ArrayPool<byte>.Shared.Return(slab);
             ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
             ArrayPool<AppendedRecord>.Shared.Return(results);
             ArrayPool<UInt128>.Shared.Return(hashKeys);
@@ -262,21 +277,69 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         return HashKeyOf(record, partitionKey!);
     }
 
-    private static UInt128 HashKeyOf(JsonElement record, string partitionKey)
-    {
-        if (record.TryGetProperty("ExplicitHashKey", out var e) && e.ValueKind == JsonValueKind.String)
-        {
-            var text = e.GetString()!;
-            if (!HashKeys.TryParse(text, out var explicitKey))
-            {
-                throw KinesisException.InvalidArgument(
-                    $"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}");
-            }
+    private static UInt128 HashKeyOf(JsonElement record, string partitionKey) =>
+        TryExplicitHashKey(record, out var explicitKey) ? explicitKey : HashKeys.FromPartitionKey(partitionKey);
 
-            return explicitKey;
+    private static UInt128 HashKeyOf(JsonElement record, ReadOnlySpan<byte> utf8PartitionKey) =>
+        TryExplicitHashKey(record, out var explicitKey) ? explicitKey : HashKeys.FromUtf8PartitionKey(utf8PartitionKey);
+
+    private static bool TryExplicitHashKey(JsonElement record, out UInt128 explicitKey)
+    {
+        explicitKey = default;
+        if (!record.TryGetProperty("ExplicitHashKey", out var e) || e.ValueKind != JsonValueKind.String)
+        {
+            return false;
         }
 
-        return HashKeys.FromPartitionKey(partitionKey);
+        var text = e.GetString()!;
+        if (!HashKeys.TryParse(text, out explicitKey))
+        {
+            throw KinesisException.InvalidArgument(
+                $"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}");
+        }
+
+        return true;
+    }
+
+    /// <summary>The raw UTF-8 of a JSON string without its quotes, when it holds no escape sequence.</summary>
+    private static bool TryRawString(JsonElement value, out ReadOnlySpan<byte> utf8)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(value);
+        utf8 = raw.Length >= 2 ? raw[1..^1] : default;
+        return raw.Length >= 2 && utf8.IndexOf((byte)'\\') < 0;
+    }
+
+    /// <summary>A JSON string's UTF-8 bytes, written into the slab.</summary>
+    private static ReadOnlyMemory<byte> CopyUtf8String(JsonElement value, byte[] slab, ref int used)
+    {
+        int start = used;
+        if (TryRawString(value, out var raw))
+        {
+            raw.CopyTo(slab.AsSpan(used));
+            used += raw.Length;
+        }
+        else
+        {
+            used += Encoding.UTF8.GetBytes(value.GetString()!, slab.AsSpan(used));
+        }
+
+        return slab.AsMemory(start, used - start);
+    }
+
+    /// <summary>A base64 JSON string (already checked by the model validation), decoded into the slab.</summary>
+    private static ReadOnlyMemory<byte> DecodeBase64(JsonElement value, byte[] slab, ref int used)
+    {
+        if (TryRawString(value, out var raw)
+            && Base64.DecodeFromUtf8(raw, slab.AsSpan(used), out _, out int written) == OperationStatus.Done)
+        {
+            used += written;
+            return slab.AsMemory(used - written, written);
+        }
+
+        var bytes = value.GetBytesFromBase64();
+        bytes.CopyTo(slab.AsSpan(used));
+        used += bytes.Length;
+        return slab.AsMemory(used - bytes.Length, bytes.Length);
     }
 
     private KinesisException KeyUnavailable(EncryptionKeyUnavailableException ex) =>
