@@ -19,6 +19,8 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
     private const long GetRecordsMaxBytes = 10L * 1024 * 1024;
     private const long IteratorLifetimeMs = 300_000;
     private const int MaxRerouteAttempts = 16;
+    private static readonly JsonEncodedText SequenceNumberName = JsonEncodedText.Encode("SequenceNumber");
+    private static readonly JsonEncodedText ShardIdName = JsonEncodedText.Encode("ShardId");
 
     public void Register(IDictionary<string, KinesisOperation> operations)
     {
@@ -148,6 +150,9 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             w.WriteStartObject();
             w.WriteNumber("FailedRecordCount", failed ? count : rejectedCount);
             w.WriteStartArray("Records");
+            int lastShard = -1;
+            JsonEncodedText lastShardId = default;
+            var sequenceNumber = new byte[SequenceNumbers.Length]; // one per call, not one string per record
             for (int j = 0, k = 0; j < count; j++)
             {
                 w.WriteStartObject();
@@ -165,8 +170,14 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                 {
                     // toAppend[k] carries the shard the record was finally written to (re-routed on resharding).
                     int shard = toAppend[k].ShardIndex;
-                    w.WriteString("SequenceNumber", SequenceNumbers.Format(shard, results[k++].Position));
-                    w.WriteString("ShardId", ShardIds.Format(shard));
+                    w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(shard, results[k++].Position, sequenceNumber));
+                    if (shard != lastShard)
+                    {
+                        lastShard = shard;
+                        lastShardId = JsonEncodedText.Encode(ShardIds.Format(shard));
+                    }
+
+                    w.WriteString(ShardIdName, lastShardId);
                 }
 
                 w.WriteEndObject();
@@ -397,11 +408,12 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         w.WriteStartObject();
         w.WriteStartArray("Records");
         long responseBytes = 0;
+        var sequenceNumber = new byte[SequenceNumbers.Length]; // one per call, not one string per record
         foreach (var r in read.Records)
         {
             responseBytes += r.Data.Length + r.PartitionKey.Length;
             w.WriteStartObject();
-            w.WriteString("SequenceNumber", SequenceNumbers.Format(it.ShardIndex, r.Position));
+            w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(it.ShardIndex, r.Position, sequenceNumber));
             JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
             w.WriteBase64String("Data", r.Data.Span);
             if (!r.PartitionKey.IsEmpty)
