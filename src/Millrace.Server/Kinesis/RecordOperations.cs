@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Millrace.Protocol;
@@ -17,6 +19,8 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
     private const long GetRecordsMaxBytes = 10L * 1024 * 1024;
     private const long IteratorLifetimeMs = 300_000;
     private const int MaxRerouteAttempts = 16;
+    private static readonly JsonEncodedText SequenceNumberName = JsonEncodedText.Encode("SequenceNumber");
+    private static readonly JsonEncodedText ShardIdName = JsonEncodedText.Encode("ShardId");
 
     public void Register(IDictionary<string, KinesisOperation> operations)
     {
@@ -67,19 +71,31 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         bool[]? rejected = null;
         AppendEntry[]? admitted = null;
         var hashKeys = ArrayPool<UInt128>.Shared.Rent(count);
+        // Every record's decoded data and partition key share one pooled slab: decoded base64 and UTF-8 keys are
+        // never longer than their JSON text, so the raw Records array bounds it. The log copies entries before it
+        // acknowledges, so the slab is free again once the append returns.
+        var slab = ArrayPool<byte>.Shared.Rent(JsonMarshal.GetRawUtf8Value(records).Length);
         try
         {
             var open = streams.OpenShards(stream);
             long total = 0;
             int i = 0;
+            int used = 0;
             foreach (var record in records.EnumerateArray())
             {
-                var partitionKey = record.TryGetProperty("PartitionKey", out var pk) && pk.ValueKind == JsonValueKind.String ? pk.GetString() : null;
-                var data = record.GetProperty("Data").GetBytesFromBase64();
-                var pkBytes = PartitionKeyBytes(stream, partitionKey, $"records.{i + 1}.member.partitionKey");
+                bool hasKey = record.TryGetProperty("PartitionKey", out var pk) && pk.ValueKind == JsonValueKind.String;
+                if (!hasKey)
+                {
+                    PartitionKeyBytes(stream, null, $"records.{i + 1}.member.partitionKey"); // throws unless AUTO
+                }
+
+                var pkBytes = hasKey ? CopyUtf8String(pk, slab, ref used) : ReadOnlyMemory<byte>.Empty;
+                var data = DecodeBase64(record.GetProperty("Data"), slab, ref used);
                 CheckRecordSize(stream, data.Length, pkBytes.Length);
                 total += data.Length + pkBytes.Length;
-                hashKeys[i] = HashKeyOf(stream, record, partitionKey);
+                hashKeys[i] = stream.RecordDistributionStrategy == StreamSettingsOperations.Auto
+                    ? HashKeyOf(stream, record, null)
+                    : HashKeyOf(record, pkBytes.Span);
                 entries[i] = new AppendEntry(StreamService.RouteToShard(open, hashKeys[i]), pkBytes, data);
                 i++;
             }
@@ -134,6 +150,9 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             w.WriteStartObject();
             w.WriteNumber("FailedRecordCount", failed ? count : rejectedCount);
             w.WriteStartArray("Records");
+            int lastShard = -1;
+            JsonEncodedText lastShardId = default;
+            var sequenceNumber = new byte[SequenceNumbers.Length]; // one per call, not one string per record
             for (int j = 0, k = 0; j < count; j++)
             {
                 w.WriteStartObject();
@@ -151,8 +170,14 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                 {
                     // toAppend[k] carries the shard the record was finally written to (re-routed on resharding).
                     int shard = toAppend[k].ShardIndex;
-                    w.WriteString("SequenceNumber", SequenceNumbers.Format(shard, results[k++].Position));
-                    w.WriteString("ShardId", ShardIds.Format(shard));
+                    w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(shard, results[k++].Position, sequenceNumber));
+                    if (shard != lastShard)
+                    {
+                        lastShard = shard;
+                        lastShardId = JsonEncodedText.Encode(ShardIds.Format(shard));
+                    }
+
+                    w.WriteString(ShardIdName, lastShardId);
                 }
 
                 w.WriteEndObject();
@@ -164,6 +189,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
         finally
         {
+            ArrayPool<byte>.Shared.Return(slab);
             ArrayPool<AppendEntry>.Shared.Return(entries, clearArray: true);
             ArrayPool<AppendedRecord>.Shared.Return(results);
             ArrayPool<UInt128>.Shared.Return(hashKeys);
@@ -262,21 +288,69 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         return HashKeyOf(record, partitionKey!);
     }
 
-    private static UInt128 HashKeyOf(JsonElement record, string partitionKey)
-    {
-        if (record.TryGetProperty("ExplicitHashKey", out var e) && e.ValueKind == JsonValueKind.String)
-        {
-            var text = e.GetString()!;
-            if (!HashKeys.TryParse(text, out var explicitKey))
-            {
-                throw KinesisException.InvalidArgument(
-                    $"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}");
-            }
+    private static UInt128 HashKeyOf(JsonElement record, string partitionKey) =>
+        TryExplicitHashKey(record, out var explicitKey) ? explicitKey : HashKeys.FromPartitionKey(partitionKey);
 
-            return explicitKey;
+    private static UInt128 HashKeyOf(JsonElement record, ReadOnlySpan<byte> utf8PartitionKey) =>
+        TryExplicitHashKey(record, out var explicitKey) ? explicitKey : HashKeys.FromUtf8PartitionKey(utf8PartitionKey);
+
+    private static bool TryExplicitHashKey(JsonElement record, out UInt128 explicitKey)
+    {
+        explicitKey = default;
+        if (!record.TryGetProperty("ExplicitHashKey", out var e) || e.ValueKind != JsonValueKind.String)
+        {
+            return false;
         }
 
-        return HashKeys.FromPartitionKey(partitionKey);
+        var text = e.GetString()!;
+        if (!HashKeys.TryParse(text, out explicitKey))
+        {
+            throw KinesisException.InvalidArgument(
+                $"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}");
+        }
+
+        return true;
+    }
+
+    /// <summary>The raw UTF-8 of a JSON string without its quotes, when it holds no escape sequence.</summary>
+    private static bool TryRawString(JsonElement value, out ReadOnlySpan<byte> utf8)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(value);
+        utf8 = raw.Length >= 2 ? raw[1..^1] : default;
+        return raw.Length >= 2 && utf8.IndexOf((byte)'\\') < 0;
+    }
+
+    /// <summary>A JSON string's UTF-8 bytes, written into the slab.</summary>
+    private static ReadOnlyMemory<byte> CopyUtf8String(JsonElement value, byte[] slab, ref int used)
+    {
+        int start = used;
+        if (TryRawString(value, out var raw))
+        {
+            raw.CopyTo(slab.AsSpan(used));
+            used += raw.Length;
+        }
+        else
+        {
+            used += Encoding.UTF8.GetBytes(value.GetString()!, slab.AsSpan(used));
+        }
+
+        return slab.AsMemory(start, used - start);
+    }
+
+    /// <summary>A base64 JSON string (already checked by the model validation), decoded into the slab.</summary>
+    private static ReadOnlyMemory<byte> DecodeBase64(JsonElement value, byte[] slab, ref int used)
+    {
+        if (TryRawString(value, out var raw)
+            && Base64.DecodeFromUtf8(raw, slab.AsSpan(used), out _, out int written) == OperationStatus.Done)
+        {
+            used += written;
+            return slab.AsMemory(used - written, written);
+        }
+
+        var bytes = value.GetBytesFromBase64();
+        bytes.CopyTo(slab.AsSpan(used));
+        used += bytes.Length;
+        return slab.AsMemory(used - bytes.Length, bytes.Length);
     }
 
     private KinesisException KeyUnavailable(EncryptionKeyUnavailableException ex) =>
@@ -334,11 +408,12 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         w.WriteStartObject();
         w.WriteStartArray("Records");
         long responseBytes = 0;
+        var sequenceNumber = new byte[SequenceNumbers.Length]; // one per call, not one string per record
         foreach (var r in read.Records)
         {
             responseBytes += r.Data.Length + r.PartitionKey.Length;
             w.WriteStartObject();
-            w.WriteString("SequenceNumber", SequenceNumbers.Format(it.ShardIndex, r.Position));
+            w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(it.ShardIndex, r.Position, sequenceNumber));
             JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
             w.WriteBase64String("Data", r.Data.Span);
             if (!r.PartitionKey.IsEmpty)
