@@ -88,6 +88,7 @@ public sealed class MillraceHost : IAsyncDisposable
             new AccountOperations(streams).Register(operations);
             new PolicyOperations(streams).Register(operations);
             resharding.Register(operations);
+            new SubscribeToShardOperations(streams, keys, app.Services.GetRequiredService<ILogger<SubscribeToShardOperations>>()).Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
                 options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
             app.Run(endpoint.HandleAsync);
