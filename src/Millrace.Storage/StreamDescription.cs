@@ -84,6 +84,9 @@ public sealed record ConsumerDescription
     public long StatusChangedAtMs { get; init; }
 
     public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>PutResourcePolicy on the consumer ARN: the document as given.</summary>
+    public string? ResourcePolicy { get; init; }
 }
 
 /// <summary>Persisted description of one shard. Hash keys are decimal strings of unsigned 128-bit values.</summary>

@@ -76,6 +76,8 @@ public sealed class MillraceHost : IAsyncDisposable
             await streams.ResumeLifecycleAsync(ct);
             var resharding = new ReshardingOperations(streams, app.Services.GetRequiredService<ILogger<ReshardingOperations>>());
             await resharding.ResumeAsync(ct);
+            var consumers = new ConsumerOperations(streams, app.Services.GetRequiredService<ILogger<ConsumerOperations>>());
+            await consumers.ResumeAsync(ct);
             var operations = new Dictionary<string, KinesisOperation>(StringComparer.Ordinal);
             new StreamOperations(streams).Register(operations);
             var throughput = options.EnforceLimits ? new ShardThroughputLimiter(options.Limits, options.AccountId) : null;
@@ -87,6 +89,7 @@ public sealed class MillraceHost : IAsyncDisposable
             new StreamSettingsOperations(streams).Register(operations);
             new AccountOperations(streams).Register(operations);
             new PolicyOperations(streams).Register(operations);
+            consumers.Register(operations); // after tags and policies: it routes their consumer ARNs
             resharding.Register(operations);
             new SubscribeToShardOperations(streams, keys, app.Services.GetRequiredService<ILogger<SubscribeToShardOperations>>()).Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),

@@ -100,6 +100,11 @@ public sealed class StreamOperations(StreamService streams)
                 $"Stream {stream.StreamName} under account {streams.AccountId} not ACTIVE, instead in state {stream.Status}");
         }
 
+        if (stream.Consumers.Count > 0 && ctx.GetBoolean("EnforceConsumerDeletion") != true)
+        {
+            throw ConsumerOperations.HasConsumers(streams, stream);
+        }
+
         await streams.DeleteStreamAsync(stream, ctx.CancellationToken);
     }
 
@@ -153,7 +158,7 @@ public sealed class StreamOperations(StreamService streams)
         WriteIdentity(w, stream);
         WriteRetentionAndEncryption(w, stream);
         w.WriteNumber("OpenShardCount", streams.OpenShards(stream).Length);
-        w.WriteNumber("ConsumerCount", 0);
+        w.WriteNumber("ConsumerCount", stream.Consumers.Count);
         StreamSettingsOperations.WriteWarmThroughput(w, stream);
         w.WriteNumber("MaxRecordSizeInKiB", stream.MaxRecordSizeInKiB);
         if (stream.StreamMode == "ON_DEMAND")

@@ -247,7 +247,12 @@ public sealed class StreamService(IStreamStore store, MillraceServerOptions opti
             return;
         }
 
-        await UpdateAsync(stream.StreamName, s => s.Status == StreamStatus.Deleting ? null : s with { Status = StreamStatus.Deleting, StatusChangedAtMs = NowMs }, ct);
+        await UpdateAsync(stream.StreamName, s => s.Status == StreamStatus.Deleting ? null : s with
+        {
+            Status = StreamStatus.Deleting,
+            StatusChangedAtMs = NowMs,
+            Consumers = [.. s.Consumers.Select(c => c with { Status = ConsumerStatus.Deleting, StatusChangedAtMs = NowMs })], // they go with the stream
+        }, ct);
         ScheduleTransition(stream.StreamId, stream.StreamName, options.DeleteStreamDelay);
     }
 
