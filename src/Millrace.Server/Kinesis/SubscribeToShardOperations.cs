@@ -64,7 +64,7 @@ public sealed class SubscribeToShardOperations(StreamService streams, KmsKeyStor
         var (stream, consumer) = await streams.ResolveConsumerAsync(consumerArn, ctx.CancellationToken);
         if (consumer.Status != StreamStatus.Active)
         {
-            throw KinesisException.ResourceInUse($"Consumer {consumerArn} under account {streams.AccountId} is not ACTIVE.");
+            throw ConsumerOperations.NotActive(streams, stream, consumer);
         }
 
         if (!ShardIds.TryParse(shardIdText, out var shardIndex) ||
