@@ -142,7 +142,7 @@ public sealed class SubscribeToShardTests : IClassFixture<SubscribeToShardTests.
         Assert.Equal(HttpStatusCode.BadRequest, noShard.StatusCode);
         Assert.Contains("ResourceNotFoundException", await noShard.Content.ReadAsStringAsync(ct));
 
-        var (noConsumer, s2) = await EventStreamSubscription.StartAsync(http, consumerArn[..^1] + "0", ShardZero, new { Type = "LATEST" }, ct);
+        var (noConsumer, s2) = await EventStreamSubscription.StartAsync(http, consumerArn.Replace("/consumer/efo:", "/consumer/nope:", StringComparison.Ordinal), ShardZero, new { Type = "LATEST" }, ct);
         Assert.Null(s2);
         Assert.Contains("ResourceNotFoundException", await noConsumer.Content.ReadAsStringAsync(ct));
 
