@@ -104,7 +104,8 @@ public sealed class MillraceHost : IAsyncDisposable
             new PolicyOperations(streams).Register(operations);
             consumers.Register(operations); // after tags and policies: it routes their consumer ARNs
             resharding.Register(operations);
-            new SubscribeToShardOperations(streams, keys, app.Services.GetRequiredService<ILogger<SubscribeToShardOperations>>()).Register(operations);
+            new SubscribeToShardOperations(streams, keys, app.Services.GetRequiredService<ILogger<SubscribeToShardOperations>>(), app.Lifetime.ApplicationStopping)
+                .Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
                 options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
             app.Run(endpoint.HandleAsync);

@@ -14,9 +14,11 @@ namespace Millrace.Server.Kinesis;
 /// SubscribeToShard: enhanced fan-out over an <c>application/vnd.amazon.eventstream</c> response. Records are
 /// pushed: the subscription sleeps in <see cref="IRecordLog.WaitForDataAsync"/> and an append wakes it. Each event
 /// is flushed through the response's PipeWriter before the next read, so a slow subscriber holds at most one
-/// event (and HTTP/2's flow-control window) in server memory.
+/// event (and HTTP/2's flow-control window) in server memory. When the server stops (<c>stopping</c>), open
+/// subscriptions end cleanly instead of holding up shutdown.
 /// </summary>
-public sealed class SubscribeToShardOperations(StreamService streams, KmsKeyStore? keys, ILogger<SubscribeToShardOperations> logger)
+public sealed class SubscribeToShardOperations(
+    StreamService streams, KmsKeyStore? keys, ILogger<SubscribeToShardOperations> logger, CancellationToken stopping = default)
 {
     /// <summary>Records of one event are capped like a GetRecords page, but smaller so delivery stays smooth.</summary>
     private const int MaxRecordsPerEvent = 10_000;
@@ -157,14 +159,14 @@ public sealed class SubscribeToShardOperations(StreamService streams, KmsKeyStor
             }
         }
 
-        using var session = CancellationTokenSource.CreateLinkedTokenSource(aborted, mine.Superseded.Token);
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(aborted, mine.Superseded.Token, stopping);
         try
         {
             await RunAsync(output, consumerArn, streamName, shard, position, startedMs, session.Token);
         }
         catch (OperationCanceledException) when (session.IsCancellationRequested)
         {
-            // The client went away or a newer subscription took over: the stream just ends.
+            // The client went away, a newer subscription took over or the server is stopping: the stream just ends.
         }
         catch (KinesisException ex) when (!aborted.IsCancellationRequested)
         {
