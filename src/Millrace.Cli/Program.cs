@@ -38,10 +38,14 @@ public static class Program
         var getRecords = new Option<long>("--shard-get-records-per-sec") { Description = "With --enforce-limits: GetRecords calls per shard per second.", DefaultValueFactory = _ => defaults.ShardGetRecordsPerSecond };
         var readPenalty = new Option<long>("--read-penalty-bytes") { Description = "With --enforce-limits: a GetRecords response this large throttles the shard's reads for 5 s.", DefaultValueFactory = _ => defaults.ReadPenaltyBytes };
 
+        var tlsPort = new Option<int?>("--tls-port") { Description = "Also serve TLS (h2 by ALPN, HTTP/1.1) on this port; 0 picks a free one." };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (with --tls-key) or a PFX without password (default: self-signed, in <data-dir>/server/tls.pfx)." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+
         var serve = new Command("serve", "Run the Kinesis Data Streams server.")
         {
             host, port, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
-            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty,
+            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -59,6 +63,9 @@ public static class Program
                 KmsKeyDirectory = parse.GetValue(kmsKeyDir) is { } keyDir ? Path.GetFullPath(keyDir) : null,
                 OnDemandStreamCountLimit = parse.GetValue(onDemandLimit),
                 EnforceLimits = parse.GetValue(enforceLimits),
+                TlsPort = parse.GetValue(tlsPort),
+                TlsCertificatePath = parse.GetValue(tlsCert) is { } cert ? Path.GetFullPath(cert) : null,
+                TlsKeyPath = parse.GetValue(tlsKey) is { } key ? Path.GetFullPath(key) : null,
                 Limits = new ThroughputLimits
                 {
                     ShardWriteBytesPerSecond = parse.GetValue(writeBytes),
@@ -92,6 +99,11 @@ public static class Program
 
         await using var server = await MillraceHost.StartAsync(options, stop.Token);
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Millrace listening on {server.Endpoint.ToString().TrimEnd('/')} (data in {options.DataDirectory})"));
+        if (server.TlsEndpoint is { } tls)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Millrace TLS on {tls.ToString().TrimEnd('/')}"));
+        }
+
         Console.Out.WriteLine("Millrace ready");
         Console.Out.Flush();
         try

@@ -43,4 +43,14 @@ public sealed class MillraceServerOptions
     public Limits.ThroughputLimits Limits { get; set; } = new();
 
     public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>Port of the TLS endpoint (h2 by ALPN, and HTTP/1.1); null means none, 0 picks a free port.</summary>
+    public int? TlsPort { get; set; }
+
+    /// <summary>The TLS certificate: a PEM file (with <see cref="TlsKeyPath"/>) or a PFX/PKCS#12 file without a
+    /// password. Null: a self-signed certificate created at first start in &lt;data-dir&gt;/server/tls.pfx.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; set; }
 }

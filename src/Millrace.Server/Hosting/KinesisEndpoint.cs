@@ -88,6 +88,7 @@ public sealed class KinesisEndpoint(
     {
         using var output = new PooledBufferWriter();
         using var translated = cbor ? new PooledBufferWriter() : null;
+        StreamingResponse? streaming = null;
         try
         {
             if (body.IsEmpty)
@@ -143,7 +144,15 @@ public sealed class KinesisEndpoint(
                 await using var writer = new Utf8JsonWriter(output);
                 var context = new OperationContext(operation!, document.RootElement, writer, credential.AccessKeyId, nowMs, http.RequestAborted);
                 await handler(context);
+                streaming = context.Streaming;
                 await writer.FlushAsync();
+            }
+
+            if (streaming is not null)
+            {
+                // Errors from here on are the stream's own (exception events); JSON errors only before it starts.
+                await streaming(http.Response, http.RequestAborted);
+                return;
             }
 
             if (translated is not null)

@@ -22,15 +22,19 @@ public sealed class MillraceHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly IStreamStore _store;
 
-    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint)
+    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint)
     {
         _app = app;
         _store = store;
         Endpoint = endpoint;
+        TlsEndpoint = tlsEndpoint;
     }
 
     /// <summary>The address clients use, e.g. http://127.0.0.1:4567.</summary>
     public Uri Endpoint { get; }
+
+    /// <summary>The TLS address (https://…) when <see cref="MillraceServerOptions.TlsPort"/> is set.</summary>
+    public Uri? TlsEndpoint { get; }
 
     public static async Task<MillraceHost> StartAsync(MillraceServerOptions options, CancellationToken ct = default)
     {
@@ -68,6 +72,15 @@ public sealed class MillraceHost : IAsyncDisposable
                 kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
                 kestrel.Listen(new SniffedEndPoint(port, http2: false), listen => listen.Protocols = HttpProtocols.Http1);
                 kestrel.Listen(new SniffedEndPoint(port, http2: true), listen => listen.Protocols = HttpProtocols.Http2);
+                if (options.TlsPort is { } tlsPort)
+                {
+                    var certificate = TlsCertificates.Load(options);
+                    kestrel.Listen(address, tlsPort, listen =>
+                    {
+                        listen.Protocols = HttpProtocols.Http1AndHttp2; // h2 by ALPN
+                        listen.UseHttps(certificate);
+                    });
+                }
             });
             builder.Services.AddSingleton<IConnectionListenerFactory, ProtocolSniffingTransportFactory>();
             var app = builder.Build();
@@ -91,12 +104,23 @@ public sealed class MillraceHost : IAsyncDisposable
             new PolicyOperations(streams).Register(operations);
             consumers.Register(operations); // after tags and policies: it routes their consumer ARNs
             resharding.Register(operations);
+            new SubscribeToShardOperations(streams, keys, app.Services.GetRequiredService<ILogger<SubscribeToShardOperations>>(), app.Lifetime.ApplicationStopping)
+                .Register(operations);
             var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
                 options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
             app.Run(endpoint.HandleAsync);
 
             await app.StartAsync(ct);
-            return new MillraceHost(app, store, new Uri($"http://{options.Host}:{port.Bound!.Port}"));
+            Uri? tlsEndpoint = null;
+            if (options.TlsPort is not null)
+            {
+                var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                    .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+                var https = new Uri(addresses.First(a => a.StartsWith("https://", StringComparison.Ordinal)));
+                tlsEndpoint = new Uri($"https://{options.Host}:{https.Port}");
+            }
+
+            return new MillraceHost(app, store, new Uri($"http://{options.Host}:{port.Bound!.Port}"), tlsEndpoint);
         }
         catch
         {

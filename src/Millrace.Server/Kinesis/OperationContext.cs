@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Millrace.Protocol;
 
 namespace Millrace.Server.Kinesis;
@@ -22,6 +23,12 @@ public sealed class OperationContext(string operation, JsonElement input, Utf8Js
 
     public CancellationToken CancellationToken { get; } = cancellationToken;
 
+    /// <summary>Set by operations that answer with a stream of events (SubscribeToShard) instead of a JSON body.
+    /// The endpoint calls it after the request document is released, so it must not use <see cref="Input"/>.</summary>
+    public StreamingResponse? Streaming { get; private set; }
+
+    public void RespondWithStream(StreamingResponse respond) => Streaming = respond;
+
     public string? GetString(string name) =>
         Input.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
 
@@ -43,3 +50,6 @@ public sealed class OperationContext(string operation, JsonElement input, Utf8Js
 
 /// <summary>An operation implementation.</summary>
 public delegate ValueTask KinesisOperation(OperationContext context);
+
+/// <summary>Writes a streaming response (status, headers and body) once the request has been accepted.</summary>
+public delegate Task StreamingResponse(HttpResponse response, CancellationToken cancellationToken);

@@ -25,6 +25,9 @@ public sealed partial class MillraceProcess : IAsyncDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>The TLS port when started with --tls-port, else 0.</summary>
+    public int TlsPort { get; private set; }
+
     /// <summary>http://127.0.0.1:port</summary>
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
@@ -85,6 +88,11 @@ public sealed partial class MillraceProcess : IAsyncDisposable
 
             lock (_output) { _output.Add(e.Data); }
             var m = ListeningLine().Match(e.Data);
+            if (TlsLine().Match(e.Data) is { Success: true } tls)
+            {
+                TlsPort = int.Parse(tls.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             if (m.Success)
             {
                 listenPort = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -164,6 +172,9 @@ public sealed partial class MillraceProcess : IAsyncDisposable
 
     [GeneratedRegex(@"listening on http://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
     private static partial Regex ListeningLine();
+
+    [GeneratedRegex(@"TLS on https://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
+    private static partial Regex TlsLine();
 
     private static class Syscall
     {
