@@ -412,27 +412,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         foreach (var r in read.Records)
         {
             responseBytes += r.Data.Length + r.PartitionKey.Length;
-            w.WriteStartObject();
-            w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(it.ShardIndex, r.Position, sequenceNumber));
-            JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
-            w.WriteBase64String("Data", r.Data.Span);
-            if (!r.PartitionKey.IsEmpty)
-            {
-                w.WriteString("PartitionKey", r.PartitionKey.Span); // absent when an AUTO producer sent none
-            }
-
-            // Per record: how it is stored. Records written before encryption started stay plaintext and say NONE;
-            // on a stream that was never encrypted the member is left out, as before.
-            if (r.EncryptionKeyId is not null)
-            {
-                w.WriteString("EncryptionType", "KMS");
-            }
-            else if (stream.EncryptionType != "NONE" || stream.EncryptionChangesMs.Count > 0)
-            {
-                w.WriteString("EncryptionType", "NONE");
-            }
-
-            w.WriteEndObject();
+            ShardJson.WriteRecord(w, stream, it.ShardIndex, r, sequenceNumber);
         }
 
         w.WriteEndArray();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Millrace.Protocol;
 using Millrace.Storage;
 
 namespace Millrace.Server.Kinesis;
@@ -6,6 +7,35 @@ namespace Millrace.Server.Kinesis;
 /// <summary>Writes shard descriptions the way DescribeStream, ListShards and ChildShards show them.</summary>
 internal static class ShardJson
 {
+    private static readonly JsonEncodedText SequenceNumberName = JsonEncodedText.Encode("SequenceNumber");
+
+    /// <summary>A record as GetRecords and SubscribeToShard events show it. <paramref name="sequenceNumber"/> is a
+    /// scratch buffer of <see cref="SequenceNumbers.Length"/> bytes, reused across records.</summary>
+    public static void WriteRecord(Utf8JsonWriter w, StreamDescription stream, int shardIndex, in StoredRecord r, Span<byte> sequenceNumber)
+    {
+        w.WriteStartObject();
+        w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(shardIndex, r.Position, sequenceNumber));
+        JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
+        w.WriteBase64String("Data", r.Data.Span);
+        if (!r.PartitionKey.IsEmpty)
+        {
+            w.WriteString("PartitionKey", r.PartitionKey.Span); // absent when an AUTO producer sent none
+        }
+
+        // Per record: how it is stored. Records written before encryption started stay plaintext and say NONE;
+        // on a stream that was never encrypted the member is left out.
+        if (r.EncryptionKeyId is not null)
+        {
+            w.WriteString("EncryptionType", "KMS");
+        }
+        else if (stream.EncryptionType != "NONE" || stream.EncryptionChangesMs.Count > 0)
+        {
+            w.WriteString("EncryptionType", "NONE");
+        }
+
+        w.WriteEndObject();
+    }
+
     public static void WriteShard(Utf8JsonWriter w, ShardDescription shard)
     {
         w.WriteStartObject();

@@ -286,27 +286,10 @@ public sealed class SubscribeToShardOperations(
         using var w = new Utf8JsonWriter(payload);
         w.WriteStartObject();
         w.WriteStartArray("Records");
+        Span<byte> sequenceNumber = stackalloc byte[SequenceNumbers.Length];
         foreach (var r in read.Records)
         {
-            w.WriteStartObject();
-            w.WriteString("SequenceNumber", SequenceNumbers.Format(shardIndex, r.Position));
-            JsonTimestamps.WriteEpochSeconds(w, "ApproximateArrivalTimestamp", r.ArrivalMs);
-            w.WriteBase64String("Data", r.Data.Span);
-            if (!r.PartitionKey.IsEmpty)
-            {
-                w.WriteString("PartitionKey", r.PartitionKey.Span);
-            }
-
-            if (r.EncryptionKeyId is not null)
-            {
-                w.WriteString("EncryptionType", "KMS");
-            }
-            else if (stream.EncryptionType != "NONE" || stream.EncryptionChangesMs.Count > 0)
-            {
-                w.WriteString("EncryptionType", "NONE");
-            }
-
-            w.WriteEndObject();
+            ShardJson.WriteRecord(w, stream, shardIndex, r, sequenceNumber);
         }
 
         w.WriteEndArray();
