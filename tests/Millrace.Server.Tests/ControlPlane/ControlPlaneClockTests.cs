@@ -1,5 +1,4 @@
 using System.Text;
-using Millrace.Server.Hosting;
 using Millrace.Server.Tests.Infrastructure;
 using static Millrace.Server.Tests.ControlPlane.ControlPlaneAssert;
 
@@ -9,29 +8,13 @@ namespace Millrace.Server.Tests.ControlPlane;
 /// retention changes against already expired data, and the commitment's minimum period.</summary>
 public sealed class ControlPlaneClockTests : IAsyncLifetime
 {
-    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
-    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "millrace-cpclock-" + Guid.NewGuid().ToString("N"));
-    private MillraceHost? _host;
-    private KinesisJsonClient? _client;
+    private readonly InProcessServer _server = new();
 
-    private KinesisJsonClient Client => _client!;
+    private KinesisJsonClient Client => _server.Client;
 
-    public async Task InitializeAsync()
-    {
-        _host = await MillraceHost.StartAsync(new MillraceServerOptions { Port = 0, DataDirectory = _dataDirectory, Clock = _clock });
-        _client = new KinesisJsonClient(_host.Endpoint.ToString());
-    }
+    public Task InitializeAsync() => _server.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        _client?.Dispose();
-        if (_host is not null)
-        {
-            await _host.DisposeAsync();
-        }
-
-        Directory.Delete(_dataDirectory, recursive: true);
-    }
+    public Task DisposeAsync() => _server.DisposeAsync();
 
     private async Task<List<string>> ReadAllAsync(string stream)
     {
@@ -48,7 +31,7 @@ public sealed class ControlPlaneClockTests : IAsyncLifetime
     {
         await Client.OkAsync("CreateStream", new { StreamName = "grow", ShardCount = 1 });
         await PutAsync("grow", "expired");
-        _clock.Advance(TimeSpan.FromHours(25));
+        _server.Clock.Advance(TimeSpan.FromHours(25));
         await PutAsync("grow", "kept");
         Assert.Equal(["kept"], await ReadAllAsync("grow"));
 
@@ -56,9 +39,9 @@ public sealed class ControlPlaneClockTests : IAsyncLifetime
         Assert.Equal(["kept"], await ReadAllAsync("grow"));
 
         // From now on the longer period applies: "kept" outlives the old 24 hours.
-        _clock.Advance(TimeSpan.FromHours(30));
+        _server.Clock.Advance(TimeSpan.FromHours(30));
         Assert.Equal(["kept"], await ReadAllAsync("grow"));
-        _clock.Advance(TimeSpan.FromHours(43));
+        _server.Clock.Advance(TimeSpan.FromHours(43));
         Assert.Empty(await ReadAllAsync("grow"));
     }
 
@@ -68,7 +51,7 @@ public sealed class ControlPlaneClockTests : IAsyncLifetime
         await Client.OkAsync("CreateStream", new { StreamName = "shrink", ShardCount = 1 });
         await Client.OkAsync("IncreaseStreamRetentionPeriod", new { StreamName = "shrink", RetentionPeriodHours = 168 });
         await PutAsync("shrink", "old");
-        _clock.Advance(TimeSpan.FromHours(30));
+        _server.Clock.Advance(TimeSpan.FromHours(30));
         await PutAsync("shrink", "new");
         Assert.Equal(["old", "new"], await ReadAllAsync("shrink"));
 
@@ -83,12 +66,12 @@ public sealed class ControlPlaneClockTests : IAsyncLifetime
         var enabled = (await Client.OkAsync("UpdateAccountSettings", new { MinimumThroughputBillingCommitment = new { Status = "ENABLED" } }))["MinimumThroughputBillingCommitment"]!;
         var earliest = enabled["EarliestAllowedEndAt"]!.GetValue<double>();
 
-        _clock.Advance(TimeSpan.FromHours(2));
+        _server.Clock.Advance(TimeSpan.FromHours(2));
         var pending = (await Client.OkAsync("UpdateAccountSettings", new { MinimumThroughputBillingCommitment = new { Status = "DISABLED" } }))["MinimumThroughputBillingCommitment"]!;
         Assert.Equal("ENABLED_UNTIL_EARLIEST_ALLOWED_END", pending["Status"]!.GetValue<string>());
         await Client.OkAsync("UpdateStreamWarmThroughput", new { StreamName = "od", WarmThroughputMiBps = 10 });
 
-        _clock.Advance(TimeSpan.FromHours(22));
+        _server.Clock.Advance(TimeSpan.FromHours(22));
         var ended = (await Client.OkAsync("DescribeAccountSettings", new { }))["MinimumThroughputBillingCommitment"]!;
         Assert.Equal("DISABLED", ended["Status"]!.GetValue<string>());
         Assert.Equal(earliest, ended["EndedAt"]!.GetValue<double>(), 3);
@@ -98,9 +81,9 @@ public sealed class ControlPlaneClockTests : IAsyncLifetime
         var again = (await Client.OkAsync("UpdateAccountSettings", new { MinimumThroughputBillingCommitment = new { Status = "ENABLED" } }))["MinimumThroughputBillingCommitment"]!;
         Assert.Equal("ENABLED", again["Status"]!.GetValue<string>());
         Assert.True(again["StartedAt"]!.GetValue<double>() >= earliest);
-        _clock.Advance(TimeSpan.FromHours(25));
+        _server.Clock.Advance(TimeSpan.FromHours(25));
         var off = (await Client.OkAsync("UpdateAccountSettings", new { MinimumThroughputBillingCommitment = new { Status = "DISABLED" } }))["MinimumThroughputBillingCommitment"]!;
         Assert.Equal("DISABLED", off["Status"]!.GetValue<string>());
-        Assert.Equal(_clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, off["EndedAt"]!.GetValue<double>(), 3);
+        Assert.Equal(_server.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, off["EndedAt"]!.GetValue<double>(), 3);
     }
 }

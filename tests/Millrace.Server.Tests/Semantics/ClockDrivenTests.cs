@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Millrace.Server.Hosting;
 using Millrace.Server.Tests.Infrastructure;
 
 namespace Millrace.Server.Tests.Semantics;
@@ -9,29 +8,13 @@ namespace Millrace.Server.Tests.Semantics;
 /// the test controls.</summary>
 public sealed class ClockDrivenTests : IAsyncLifetime
 {
-    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
-    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "millrace-clock-" + Guid.NewGuid().ToString("N"));
-    private MillraceHost? _host;
-    private KinesisJsonClient? _client;
+    private readonly InProcessServer _server = new();
 
-    private KinesisJsonClient Client => _client!;
+    private KinesisJsonClient Client => _server.Client;
 
-    public async Task InitializeAsync()
-    {
-        _host = await MillraceHost.StartAsync(new MillraceServerOptions { Port = 0, DataDirectory = _dataDirectory, Clock = _clock });
-        _client = new KinesisJsonClient(_host.Endpoint.ToString());
-    }
+    public Task InitializeAsync() => _server.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        _client?.Dispose();
-        if (_host is not null)
-        {
-            await _host.DisposeAsync();
-        }
-
-        Directory.Delete(_dataDirectory, recursive: true);
-    }
+    public Task DisposeAsync() => _server.DisposeAsync();
 
     [Fact]
     public async Task IteratorExpiresAfterFiveMinutes()
@@ -39,11 +22,11 @@ public sealed class ClockDrivenTests : IAsyncLifetime
         await Client.OkAsync("CreateStream", new { StreamName = "expiry", ShardCount = 1 });
         var iterator = (await Client.OkAsync("GetShardIterator", new { StreamName = "expiry", ShardId = "shardId-000000000000", ShardIteratorType = "LATEST" }))["ShardIterator"]!.GetValue<string>();
 
-        _clock.Advance(TimeSpan.FromMinutes(4));
+        _server.Clock.Advance(TimeSpan.FromMinutes(4));
         var fresh = await Client.CallAsync("GetRecords", new { ShardIterator = iterator });
         Assert.Equal(HttpStatusCode.OK, fresh.Status);
 
-        _clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromMilliseconds(1));
+        _server.Clock.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromMilliseconds(1));
         var expired = await Client.CallAsync("GetRecords", new { ShardIterator = iterator });
         Assert.Equal(HttpStatusCode.BadRequest, expired.Status);
         Assert.Equal("ExpiredIteratorException", expired.ErrorType);
@@ -52,7 +35,7 @@ public sealed class ClockDrivenTests : IAsyncLifetime
         // The NextShardIterator handed out by the fresh call has its own five minutes.
         var next = fresh.Json!["NextShardIterator"]!.GetValue<string>();
         Assert.Equal(HttpStatusCode.OK, (await Client.CallAsync("GetRecords", new { ShardIterator = next })).Status);
-        _clock.Advance(TimeSpan.FromMinutes(4));
+        _server.Clock.Advance(TimeSpan.FromMinutes(4));
         Assert.Equal("ExpiredIteratorException", (await Client.CallAsync("GetRecords", new { ShardIterator = next })).ErrorType);
     }
 
@@ -61,7 +44,7 @@ public sealed class ClockDrivenTests : IAsyncLifetime
     {
         await Client.OkAsync("CreateStream", new { StreamName = "retention", ShardCount = 1 });
         await Client.OkAsync("PutRecord", new { StreamName = "retention", PartitionKey = "a", Data = Convert.ToBase64String(Encoding.UTF8.GetBytes("old")) });
-        _clock.Advance(TimeSpan.FromHours(23));
+        _server.Clock.Advance(TimeSpan.FromHours(23));
         await Client.OkAsync("PutRecord", new { StreamName = "retention", PartitionKey = "a", Data = Convert.ToBase64String(Encoding.UTF8.GetBytes("new")) });
 
         async Task<List<string>> ReadAllAsync()
@@ -72,9 +55,9 @@ public sealed class ClockDrivenTests : IAsyncLifetime
         }
 
         Assert.Equal(["old", "new"], await ReadAllAsync());
-        _clock.Advance(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
+        _server.Clock.Advance(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
         Assert.Equal(["new"], await ReadAllAsync());
-        _clock.Advance(TimeSpan.FromHours(24));
+        _server.Clock.Advance(TimeSpan.FromHours(24));
         Assert.Empty(await ReadAllAsync());
     }
 
@@ -85,9 +68,9 @@ public sealed class ClockDrivenTests : IAsyncLifetime
         var times = new List<double>();
         for (int i = 0; i < 5; i++)
         {
-            times.Add(_clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
+            times.Add(_server.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0);
             await Client.OkAsync("PutRecord", new { StreamName = "timestamps", PartitionKey = "a", Data = Convert.ToBase64String([(byte)i]) });
-            _clock.Advance(TimeSpan.FromSeconds(10));
+            _server.Clock.Advance(TimeSpan.FromSeconds(10));
         }
 
         var it = (await Client.OkAsync("GetShardIterator", new { StreamName = "timestamps", ShardId = "shardId-000000000000", ShardIteratorType = "AT_TIMESTAMP", Timestamp = times[2] }))["ShardIterator"]!.GetValue<string>();
