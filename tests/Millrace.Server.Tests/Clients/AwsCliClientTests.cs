@@ -13,7 +13,6 @@ namespace Millrace.Server.Tests.Clients;
 /// </summary>
 public sealed class AwsCliClientTests : ClientTestBase
 {
-    private const string AwsPath = "/usr/bin/aws";
     private const string ShardZero = "shardId-000000000000";
     private const string ShardOne = "shardId-000000000001";
     private const string MaxHashKey = "340282366920938463463374607431768211455";
@@ -176,37 +175,7 @@ public sealed class AwsCliClientTests : ClientTestBase
     }
 
     /// <summary>Runs the CLI and returns its parsed JSON output (an empty object when it printed nothing); fails unless it exited 0.</summary>
-    private async Task<JsonElement> Aws(params string[] args)
-    {
-        var result = await AwsRaw(args);
-        RequireSuccess(result, "aws " + string.Join(' ', args));
-        if (string.IsNullOrWhiteSpace(result.StdOut))
-        {
-            return JsonDocument.Parse("{}").RootElement.Clone();
-        }
 
-        try
-        {
-            using var doc = JsonDocument.Parse(result.StdOut);
-            return doc.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            Assert.Fail(Describe(result, $"aws {string.Join(' ', args)} printed something that is not JSON: {e.Message}"));
-            throw;
-        }
-    }
-
-    private async Task<ExternalTool.Result> AwsRaw(params string[] args)
-    {
-        if (!File.Exists(AwsPath))
-        {
-            Assert.Fail($"{AwsPath} (AWS CLI v2) is missing; run scripts/install-test-tools.sh (./test does it)");
-        }
-
-        string[] common = ["--endpoint-url", Server.Endpoint, "--region", "us-east-1", "--no-cli-pager", "--output", "json", "kinesis"];
-        return await ExternalTool.RunAsync(AwsPath, [.. common, .. args], timeout: TimeSpan.FromSeconds(60));
-    }
 
     private static string ShardIdOf(JsonElement e) => e.GetProperty("ShardId").GetString()!;
 

@@ -68,4 +68,33 @@ public abstract class ClientTestBase : IAsyncLifetime
 
         return path;
     }
+
+    /// <summary>The Debian AWS CLI v2 (an older v1 may come first on PATH).</summary>
+    protected const string AwsPath = "/usr/bin/aws";
+
+    /// <summary>Runs <c>aws kinesis …</c> against the test's server and returns its JSON output, failing on an error.</summary>
+    protected async Task<JsonElement> Aws(params string[] args)
+    {
+        var result = await AwsRaw(args);
+        RequireSuccess(result, "aws " + string.Join(' ', args));
+        if (string.IsNullOrWhiteSpace(result.StdOut))
+        {
+            return JsonDocument.Parse("{}").RootElement.Clone();
+        }
+
+        using var doc = JsonDocument.Parse(result.StdOut);
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>Runs <c>aws kinesis …</c> against the test's server and returns what it printed, error or not.</summary>
+    protected async Task<ExternalTool.Result> AwsRaw(params string[] args)
+    {
+        if (!File.Exists(AwsPath))
+        {
+            Assert.Fail($"{AwsPath} (AWS CLI v2) is missing; run scripts/install-test-tools.sh (./test does it)");
+        }
+
+        string[] common = ["--endpoint-url", Server.Endpoint, "--region", "us-east-1", "--no-cli-pager", "--output", "json", "kinesis"];
+        return await ExternalTool.RunAsync(AwsPath, [.. common, .. args], timeout: TimeSpan.FromSeconds(60));
+    }
 }

@@ -11,7 +11,6 @@ namespace Millrace.Server.Tests.Clients;
 /// </summary>
 public sealed class AwsCliReshardingTests : ClientTestBase
 {
-    private const string AwsPath = "/usr/bin/aws";
     private static readonly BigInteger Half = BigInteger.One << 127;
 
     private static string ShardId(int index) => $"shardId-{index:D12}";
@@ -80,29 +79,7 @@ public sealed class AwsCliReshardingTests : ClientTestBase
         return [r.GetProperty("StartingHashKey").GetString()!, r.GetProperty("EndingHashKey").GetString()!];
     }
 
-    private async Task<JsonElement> Aws(params string[] args)
-    {
-        var result = await AwsRaw(args);
-        RequireSuccess(result, "aws " + string.Join(' ', args));
-        if (string.IsNullOrWhiteSpace(result.StdOut))
-        {
-            return JsonDocument.Parse("{}").RootElement.Clone();
-        }
 
-        using var doc = JsonDocument.Parse(result.StdOut);
-        return doc.RootElement.Clone();
-    }
-
-    private async Task<ExternalTool.Result> AwsRaw(params string[] args)
-    {
-        if (!File.Exists(AwsPath))
-        {
-            Assert.Fail($"{AwsPath} (AWS CLI v2) is missing; run scripts/install-test-tools.sh (./test does it)");
-        }
-
-        string[] common = ["--endpoint-url", Server.Endpoint, "--region", "us-east-1", "--no-cli-pager", "--output", "json", "kinesis"];
-        return await ExternalTool.RunAsync(AwsPath, [.. common, .. args], timeout: TimeSpan.FromSeconds(60));
-    }
 }
 
 /// <summary>boto3 reshards under a live producer and consumes by lineage like the KCL

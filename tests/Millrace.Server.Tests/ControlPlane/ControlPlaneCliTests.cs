@@ -8,7 +8,6 @@ namespace Millrace.Server.Tests.ControlPlane;
 /// tag-resource, untag-resource and list-tags-for-resource; <see cref="ControlPlaneBoto3Tests"/> covers those.</summary>
 public sealed class ControlPlaneCliTests : ClientTestBase
 {
-    private const string AwsPath = "/usr/bin/aws";
 
     [Fact]
     public async Task AwsCliTaggingAndRetention()
@@ -43,27 +42,5 @@ public sealed class ControlPlaneCliTests : ClientTestBase
         Assert.Contains("Minimum allowed retention period is 24 hours", tooShort.StdErr, StringComparison.Ordinal);
     }
 
-    private async Task<JsonElement> Aws(params string[] args)
-    {
-        var result = await AwsRaw(args);
-        RequireSuccess(result, "aws " + string.Join(' ', args));
-        if (string.IsNullOrWhiteSpace(result.StdOut))
-        {
-            return JsonDocument.Parse("{}").RootElement.Clone();
-        }
 
-        using var doc = JsonDocument.Parse(result.StdOut);
-        return doc.RootElement.Clone();
-    }
-
-    private async Task<ExternalTool.Result> AwsRaw(params string[] args)
-    {
-        if (!File.Exists(AwsPath))
-        {
-            Assert.Fail($"{AwsPath} (AWS CLI v2) is missing; run scripts/install-test-tools.sh (./test does it)");
-        }
-
-        string[] common = ["--endpoint-url", Server.Endpoint, "--region", "us-east-1", "--no-cli-pager", "--output", "json", "kinesis"];
-        return await ExternalTool.RunAsync(AwsPath, [.. common, .. args], timeout: TimeSpan.FromSeconds(60));
-    }
 }
