@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Millrace.Server.Tests.Infrastructure;
+namespace Millrace.Testing;
 
 /// <summary>Runs a real client program (aws, python3, node) and captures what it printed.</summary>
 public static class ExternalTool

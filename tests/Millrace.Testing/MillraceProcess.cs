@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 
-namespace Millrace.Server.Tests.Infrastructure;
+namespace Millrace.Testing;
 
 /// <summary>
 /// A real <c>millrace serve</c> process on a random loopback port with its own data directory. Tests talk to it

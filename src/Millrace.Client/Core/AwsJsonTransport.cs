@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Millrace.Client.Auth;
+
+namespace Millrace.Client;
+
+/// <summary>The AWS JSON protocol (POST /, X-Amz-Target, application/x-amz-json-1.x): serializes, signs with SigV4,
+/// retries with jittered exponential backoff, and turns error bodies into typed exceptions. Shared by the Kinesis and
+/// DynamoDB clients.</summary>
+public sealed class AwsJsonTransport : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly bool _ownsHandler;
+    private readonly string _service;
+    private readonly string _targetPrefix;
+    private readonly MediaTypeHeaderValue _contentType;
+    private readonly Func<string, string, int, string?, AwsServiceException> _errorFactory;
+
+    /// <param name="options">Client settings.</param>
+    /// <param name="service">Signing name and endpoint prefix ("kinesis", "dynamodb").</param>
+    /// <param name="targetPrefix">X-Amz-Target prefix ("Kinesis_20131202", "DynamoDB_20120810").</param>
+    /// <param name="jsonVersion">"1.1" (Kinesis) or "1.0" (DynamoDB).</param>
+    /// <param name="errorFactory">Typed exception for (code, message, status, request id).</param>
+    public AwsJsonTransport(AwsClientOptions options, string service, string targetPrefix, string jsonVersion,
+        Func<string, string, int, string?, AwsServiceException> errorFactory)
+    {
+        Options = options;
+        _service = service;
+        _targetPrefix = targetPrefix;
+        _errorFactory = errorFactory;
+        _contentType = new MediaTypeHeaderValue("application/x-amz-json-" + jsonVersion);
+        Region = options.Region ?? AwsRegion.Resolve(options.Profile)
+            ?? throw new InvalidOperationException("no region: set AwsClientOptions.Region, AWS_REGION or a profile region");
+        Endpoint = options.ServiceUrl ?? new Uri($"https://{service}.{Region}.amazonaws.com/");
+        Credentials = options.Credentials ?? DefaultCredentialsChain.Create(options.Profile);
+        _ownsHandler = options.HttpHandler is null;
+        var handler = options.HttpHandler ?? new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = options.MaxConnections,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+            EnableMultipleHttp2Connections = true,
+            AutomaticDecompression = AwsClientOptions.Decompression,
+        };
+        _http = new HttpClient(handler, disposeHandler: _ownsHandler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public AwsClientOptions Options { get; }
+    public string Region { get; }
+    public Uri Endpoint { get; }
+    public IAwsCredentialsProvider Credentials { get; }
+
+    /// <summary>Calls <paramref name="operation"/>, retrying retryable failures up to MaxErrorRetry times.</summary>
+    public async Task<TResponse> InvokeAsync<TRequest, TResponse>(string operation, TRequest request,
+        JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken)
+        where TResponse : class
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, requestType);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await SendOnceAsync(operation, body, responseType, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (attempt < Options.MaxErrorRetry && IsRetryable(e, cancellationToken))
+            {
+                await Task.Delay(BackoffDelay(attempt), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Full-jitter backoff: a random wait in [0, min(cap, base * 2^attempt)).</summary>
+    public TimeSpan BackoffDelay(int attempt)
+    {
+        var ceiling = Math.Min(Options.MaxRetryDelay.TotalMilliseconds,
+            Options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30)));
+        return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
+    }
+
+    private static bool IsRetryable(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        AwsServiceException service => service.IsRetryable,
+        HttpRequestException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested, // our per-attempt timeout
+        IOException => true,
+        _ => false,
+    };
+
+    private async Task<TResponse> SendOnceAsync<TResponse>(string operation, byte[] body, JsonTypeInfo<TResponse> responseType,
+        CancellationToken cancellationToken) where TResponse : class
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.RequestTimeout);
+        using var message = await CreateSignedRequestAsync(operation, body, timeout.Token).ConfigureAwait(false);
+        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+        var requestId = RequestIdOf(response);
+        if (!response.IsSuccessStatusCode)
+            throw ParseError(bytes, (int)response.StatusCode, requestId);
+        var result = bytes.Length == 0 ? JsonSerializer.Deserialize("{}"u8, responseType)! : JsonSerializer.Deserialize(bytes, responseType)!;
+        if (result is KinesisResponse kinesis)
+        {
+            kinesis.RequestId = requestId;
+            kinesis.HttpStatusCode = (int)response.StatusCode;
+        }
+        return result;
+    }
+
+    /// <summary>A signed POST for <paramref name="operation"/>; also used by hand-written streaming operations.</summary>
+    public async Task<HttpRequestMessage> CreateSignedRequestAsync(string operation, byte[] body, CancellationToken cancellationToken)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, Endpoint)
+        {
+            Version = Options.HttpVersion,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(body),
+        };
+        message.Content.Headers.ContentType = _contentType;
+        message.Headers.TryAddWithoutValidation("X-Amz-Target", _targetPrefix + "." + operation);
+        var credentials = await Credentials.GetCredentialsAsync(cancellationToken).ConfigureAwait(false);
+        SigV4Signer.Sign(message, body, credentials, Region, _service, Options.TimeProvider.GetUtcNow());
+        return message;
+    }
+
+    internal static string? RequestIdOf(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("x-amzn-RequestId", out var values) ? values.FirstOrDefault() : null;
+
+    /// <summary>Reads an AWS JSON error body: {"__type": "[namespace#]Code", "message"|"Message": "..."}.</summary>
+    public AwsServiceException ParseError(ReadOnlySpan<byte> body, int statusCode, string? requestId)
+    {
+        string code = statusCode >= 500 ? "InternalFailure" : "UnknownError";
+        string message = "";
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.GetString();
+                    reader.Read();
+                    if (name is "__type" && reader.TokenType == JsonTokenType.String)
+                    {
+                        var type = reader.GetString()!;
+                        code = type[(type.LastIndexOf('#') + 1)..];
+                    }
+                    else if (name is "message" or "Message" && reader.TokenType == JsonTokenType.String)
+                        message = reader.GetString()!;
+                    else
+                        reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            message = System.Text.Encoding.UTF8.GetString(body);
+        }
+        if (statusCode == (int)HttpStatusCode.RequestEntityTooLarge && message.Length == 0)
+            message = "request entity too large";
+        return _errorFactory(code, message, statusCode, requestId);
+    }
+
+    public void Dispose() => _http.Dispose();
+}
