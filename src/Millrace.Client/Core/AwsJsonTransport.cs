@@ -31,8 +31,7 @@ public sealed class AwsJsonTransport : IDisposable
         _targetPrefix = targetPrefix;
         _errorFactory = errorFactory;
         _contentType = new MediaTypeHeaderValue("application/x-amz-json-" + jsonVersion);
-        Region = options.Region ?? AwsRegion.Resolve(options.Profile)
-            ?? throw new InvalidOperationException("no region: set AwsClientOptions.Region, AWS_REGION or a profile region");
+        Region = ResolveRegion(options, null);
         Endpoint = options.ServiceUrl ?? new Uri($"https://{service}.{Region}.amazonaws.com/");
         Credentials = options.Credentials ?? DefaultCredentialsChain.Create(options.Profile);
         _ownsHandler = options.HttpHandler is null;
@@ -45,6 +44,12 @@ public sealed class AwsJsonTransport : IDisposable
         };
         _http = new HttpClient(handler, disposeHandler: _ownsHandler) { Timeout = Timeout.InfiniteTimeSpan };
     }
+
+    /// <summary>AwsClientOptions.Region, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region; else a clear error.</summary>
+    internal static string ResolveRegion(AwsClientOptions options, Func<string, string?>? environment) =>
+        options.Region ?? AwsRegion.Resolve(options.Profile, environment)
+        ?? throw new AwsConfigurationException(
+            $"No AWS region: set AwsClientOptions.Region, AWS_REGION, AWS_DEFAULT_REGION or region in profile '{SharedConfigFiles.ProfileName(options.Profile, environment)}' of the config file.");
 
     public AwsClientOptions Options { get; }
     public string Region { get; }
