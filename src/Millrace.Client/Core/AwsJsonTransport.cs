@@ -86,7 +86,8 @@ public sealed class AwsJsonTransport : IDisposable
     public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken) =>
         _http.SendAsync(request, completion, cancellationToken);
 
-    /// <summary>Full-jitter backoff: a random wait in [0, min(cap, base * 2^attempt)).</summary>
+    /// <summary>Full-jitter backoff (AWS's "exponential backoff and jitter"): a random wait in
+    /// [0, min(cap, base * 2^attempt)), so throttled clients spread out instead of retrying in lockstep.</summary>
     public TimeSpan BackoffDelay(int attempt)
     {
         var ceiling = Math.Min(Options.MaxRetryDelay.TotalMilliseconds,
@@ -94,12 +95,13 @@ public sealed class AwsJsonTransport : IDisposable
         return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
     }
 
-    internal static bool IsRetryable(Exception e, CancellationToken cancellationToken) => e switch
+    /// <summary>Throttling and 5xx answers, transport failures and attempt timeouts; never another 4xx, never the
+    /// caller's cancellation.</summary>
+    internal static bool IsRetryable(Exception e, CancellationToken cancellationToken) => !cancellationToken.IsCancellationRequested && e switch
     {
         AwsServiceException service => service.IsRetryable,
-        HttpRequestException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested, // our per-attempt timeout
-        IOException => true,
+        HttpRequestException or IOException or TimeoutException => true,
+        OperationCanceledException => true, // not the caller's token: the per-attempt timeout
         _ => false,
     };
 
@@ -109,18 +111,30 @@ public sealed class AwsJsonTransport : IDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.RequestTimeout);
         using var message = await CreateSignedRequestAsync(operation, body, timeout.Token).ConfigureAwait(false);
-        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
-        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-        var requestId = RequestIdOf(response);
-        if (!response.IsSuccessStatusCode)
-            throw ParseError(bytes, (int)response.StatusCode, requestId);
-        var result = bytes.Length == 0 ? JsonSerializer.Deserialize("{}"u8, responseType)! : JsonSerializer.Deserialize(bytes, responseType)!;
-        if (result is KinesisResponse kinesis)
+        HttpResponseMessage? response = null;
+        try
         {
-            kinesis.RequestId = requestId;
-            kinesis.HttpStatusCode = (int)response.StatusCode;
+            response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+            var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+            var requestId = RequestIdOf(response);
+            if (!response.IsSuccessStatusCode)
+                throw ParseError(bytes, (int)response.StatusCode, requestId);
+            var result = bytes.Length == 0 ? JsonSerializer.Deserialize("{}"u8, responseType)! : JsonSerializer.Deserialize(bytes, responseType)!;
+            if (result is KinesisResponse kinesis)
+            {
+                kinesis.RequestId = requestId;
+                kinesis.HttpStatusCode = (int)response.StatusCode;
+            }
+            return result;
         }
-        return result;
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{operation} got no answer within {Options.RequestTimeout} (AwsClientOptions.RequestTimeout).", e);
+        }
+        finally
+        {
+            response?.Dispose();
+        }
     }
 
     /// <summary>A signed POST for <paramref name="operation"/>; also used by hand-written streaming operations.</summary>
