@@ -32,7 +32,7 @@ public sealed class AwsJsonTransport : IDisposable
         _errorFactory = errorFactory;
         _contentType = new MediaTypeHeaderValue("application/x-amz-json-" + jsonVersion);
         Region = ResolveRegion(options, null);
-        Endpoint = options.ServiceUrl ?? new Uri($"https://{service}.{Region}.amazonaws.com/");
+        Endpoint = options.ServiceUrl ?? DefaultEndpoint(service, Region);
         Credentials = options.Credentials ?? DefaultCredentialsChain.Create(options.Profile);
         _ownsHandler = options.HttpHandler is null;
         var handler = options.HttpHandler ?? new SocketsHttpHandler
@@ -44,6 +44,10 @@ public sealed class AwsJsonTransport : IDisposable
         };
         _http = new HttpClient(handler, disposeHandler: _ownsHandler) { Timeout = Timeout.InfiniteTimeSpan };
     }
+
+    /// <summary>The service's regional AWS endpoint (China regions use amazonaws.com.cn).</summary>
+    public static Uri DefaultEndpoint(string service, string region) =>
+        new($"https://{service}.{region}.{(region.StartsWith("cn-", StringComparison.Ordinal) ? "amazonaws.com.cn" : "amazonaws.com")}/");
 
     /// <summary>AwsClientOptions.Region, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region; else a clear error.</summary>
     internal static string ResolveRegion(AwsClientOptions options, Func<string, string?>? environment) =>
