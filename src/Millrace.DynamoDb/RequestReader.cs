@@ -9,9 +9,17 @@ internal readonly struct RequestReader(JsonElement root)
 {
     public JsonElement Root => root;
 
-    public bool Has(string name) => root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+    public bool Has(string name) => Get(name) is not null;
 
-    public JsonElement? Get(string name) => root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+    public JsonElement? Get(string name)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw DynamoDbException.Serialization(); // a structure was expected here
+        }
+
+        return root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+    }
 
     /// <summary>The member name as AWS spells it in "at '…'" of validation messages (lower camel case).</summary>
     private static string Path(string name) => char.ToLowerInvariant(name[0]) + name[1..];
@@ -108,7 +116,10 @@ internal readonly struct RequestReader(JsonElement root)
                 throw DynamoDbException.Serialization();
             }
 
-            names = n.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
+            names = n.EnumerateObject().ToDictionary(
+                p => p.Name,
+                p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw DynamoDbException.Serialization("Unexpected value type in payload"),
+                StringComparer.Ordinal);
             if (!anyExpression)
             {
                 throw DynamoDbException.Validation("ExpressionAttributeNames can only be specified when using expressions");
