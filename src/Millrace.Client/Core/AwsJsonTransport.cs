@@ -57,18 +57,29 @@ public sealed class AwsJsonTransport : IDisposable
         where TResponse : class
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(request, requestType);
-        for (var attempt = 0; ; attempt++)
+        return await WithRetriesAsync(ct => SendOnceAsync(operation, body, responseType, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="attempt"/> until it succeeds, fails with an error a retry cannot cure, or
+    /// MaxErrorRetry retries are spent; waits a jittered exponential backoff between attempts.</summary>
+    public async Task<T> WithRetriesAsync<T>(Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        for (var n = 0; ; n++)
         {
             try
             {
-                return await SendOnceAsync(operation, body, responseType, cancellationToken).ConfigureAwait(false);
+                return await attempt(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (attempt < Options.MaxErrorRetry && IsRetryable(e, cancellationToken))
+            catch (Exception e) when (n < Options.MaxErrorRetry && IsRetryable(e, cancellationToken))
             {
-                await Task.Delay(BackoffDelay(attempt), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(BackoffDelay(n), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }
     }
+
+    /// <summary>Sends a request built by <see cref="CreateSignedRequestAsync"/> on the client's connections.</summary>
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken) =>
+        _http.SendAsync(request, completion, cancellationToken);
 
     /// <summary>Full-jitter backoff: a random wait in [0, min(cap, base * 2^attempt)).</summary>
     public TimeSpan BackoffDelay(int attempt)
@@ -78,7 +89,7 @@ public sealed class AwsJsonTransport : IDisposable
         return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
     }
 
-    private static bool IsRetryable(Exception e, CancellationToken cancellationToken) => e switch
+    internal static bool IsRetryable(Exception e, CancellationToken cancellationToken) => e switch
     {
         AwsServiceException service => service.IsRetryable,
         HttpRequestException => true,
@@ -108,11 +119,12 @@ public sealed class AwsJsonTransport : IDisposable
     }
 
     /// <summary>A signed POST for <paramref name="operation"/>; also used by hand-written streaming operations.</summary>
-    public async Task<HttpRequestMessage> CreateSignedRequestAsync(string operation, byte[] body, CancellationToken cancellationToken)
+    public async Task<HttpRequestMessage> CreateSignedRequestAsync(string operation, byte[] body, CancellationToken cancellationToken,
+        Version? httpVersion = null)
     {
         var message = new HttpRequestMessage(HttpMethod.Post, Endpoint)
         {
-            Version = Options.HttpVersion,
+            Version = httpVersion ?? Options.HttpVersion,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = new ByteArrayContent(body),
         };
