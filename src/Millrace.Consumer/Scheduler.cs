@@ -25,6 +25,8 @@ public sealed class Scheduler : IAsyncDisposable
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _consumerArn;
 
+    /// <param name="config">Stream, application, timings.</param>
+    /// <param name="factory">Makes one record processor per lease.</param>
     /// <param name="kinesis">Kinesis client; fan-out needs the concrete <see cref="KinesisClient"/> (SubscribeToShard).</param>
     /// <param name="dynamo">Client of the DynamoDB (or Millrace DynamoDB endpoint) holding the lease table.</param>
     public Scheduler(ConsumerConfig config, IShardRecordProcessorFactory factory, IKinesisClient kinesis, DynamoDbClient dynamo)
