@@ -48,7 +48,7 @@ var config = new ConsumerConfig
 var factory = new Factory(output, Opt("checkpoint", "batch"), Ms("process-delay-ms", 0));
 var scheduler = new Scheduler(config, factory, kinesis, dynamo);
 var run = scheduler.RunAsync();
-_ = scheduler.Started.ContinueWith(t => output.Line("READY", config.WorkerId), TaskScheduler.Default);
+_ = scheduler.Started.ContinueWith(t => output.Line("READY", config.WorkerId), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
 // stdin: "shutdown" (or its end, when the test runner is gone) starts the graceful shutdown.
 var stdin = Task.Run(() =>
