@@ -21,6 +21,7 @@ public static class Program
     {
         var host = new Option<string>("--host") { Description = "Address to listen on (loopback by default).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port; 0 picks a free one.", DefaultValueFactory = _ => 4567 };
+        var dynamoPort = new Option<int>("--dynamodb-port") { Description = "TCP port of the DynamoDB endpoint (lease tables); 0 picks a free one.", DefaultValueFactory = _ => 4568 };
         var dataDir = new Option<string>("--data-dir") { Description = "Where streams and records are stored.", DefaultValueFactory = _ => "./millrace-data" };
         var region = new Option<string>("--region") { Description = "Region used in ARNs.", DefaultValueFactory = _ => "us-east-1" };
         var account = new Option<string>("--account-id") { Description = "12-digit account id used in ARNs and messages.", DefaultValueFactory = _ => "000000000000" };
@@ -44,7 +45,7 @@ public static class Program
 
         var serve = new Command("serve", "Run the Kinesis Data Streams server.")
         {
-            host, port, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
+            host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
             enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey,
         };
         serve.SetAction(async (parse, ct) =>
@@ -53,6 +54,7 @@ public static class Program
             {
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port),
+                DynamoDbPort = parse.GetValue(dynamoPort),
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 Region = parse.GetValue(region)!,
                 AccountId = parse.GetValue(account)!,
@@ -102,6 +104,11 @@ public static class Program
         if (server.TlsEndpoint is { } tls)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Millrace TLS on {tls.ToString().TrimEnd('/')}"));
+        }
+
+        if (server.DynamoDbEndpoint is { } dynamo)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DynamoDB listening on {dynamo.ToString().TrimEnd('/')}"));
         }
 
         Console.Out.WriteLine("Millrace ready");

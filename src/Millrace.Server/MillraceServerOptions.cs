@@ -10,6 +10,10 @@ public sealed class MillraceServerOptions
 
     public string DataDirectory { get; set; } = "./millrace-data";
 
+    /// <summary>Port of the DynamoDB endpoint (lease tables for the KCL); 0 picks a free port, null serves none
+    /// (`millrace serve` defaults to 4568; in-process hosts in tests opt in).</summary>
+    public int? DynamoDbPort { get; set; }
+
     public string Region { get; set; } = "us-east-1";
 
     public string AccountId { get; set; } = "000000000000";

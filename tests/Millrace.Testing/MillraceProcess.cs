@@ -31,6 +31,12 @@ public sealed partial class MillraceProcess : IAsyncDisposable
     /// <summary>http://127.0.0.1:port</summary>
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
+    /// <summary>The DynamoDB endpoint's port (a free one unless the test passed its own --dynamodb-port).</summary>
+    public int DynamoDbPort { get; private set; }
+
+    /// <summary>http://127.0.0.1:dynamodb-port</summary>
+    public string DynamoDbEndpoint => $"http://127.0.0.1:{DynamoDbPort}";
+
     public int ProcessId => _process?.Id ?? 0;
 
     public IReadOnlyList<string> Output { get { lock (_output) { return [.. _output]; } } }
@@ -70,6 +76,12 @@ public sealed partial class MillraceProcess : IAsyncDisposable
         psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         psi.ArgumentList.Add("--data-dir");
         psi.ArgumentList.Add(DataDirectory);
+        if (!_extraArgs.Contains("--dynamodb-port"))
+        {
+            psi.ArgumentList.Add("--dynamodb-port");
+            psi.ArgumentList.Add("0");
+        }
+
         foreach (var a in _extraArgs)
         {
             psi.ArgumentList.Add(a);
@@ -88,6 +100,11 @@ public sealed partial class MillraceProcess : IAsyncDisposable
 
             lock (_output) { _output.Add(e.Data); }
             var m = ListeningLine().Match(e.Data);
+            if (DynamoDbLine().Match(e.Data) is { Success: true } dynamo)
+            {
+                DynamoDbPort = int.Parse(dynamo.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             if (TlsLine().Match(e.Data) is { Success: true } tls)
             {
                 TlsPort = int.Parse(tls.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
@@ -170,8 +187,11 @@ public sealed partial class MillraceProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"listening on http://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^Millrace listening on http://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
     private static partial Regex ListeningLine();
+
+    [GeneratedRegex(@"^DynamoDB listening on http://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
+    private static partial Regex DynamoDbLine();
 
     [GeneratedRegex(@"TLS on https://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
     private static partial Regex TlsLine();

@@ -8,7 +8,9 @@ using Microsoft.Extensions.Logging;
 using Millrace.Server.Encryption;
 using Millrace.Server.Kinesis;
 using Millrace.Server.Limits;
+using Millrace.DynamoDb;
 using Millrace.Storage;
+using Millrace.Storage.Tables;
 
 namespace Millrace.Server.Hosting;
 
@@ -21,14 +23,22 @@ public sealed class MillraceHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly IStreamStore _store;
+    private readonly WebApplication? _dynamoApp;
+    private readonly ITableStore? _tables;
 
-    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint)
+    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint, WebApplication? dynamoApp, ITableStore? tables, Uri? dynamoEndpoint)
     {
         _app = app;
         _store = store;
         Endpoint = endpoint;
         TlsEndpoint = tlsEndpoint;
+        _dynamoApp = dynamoApp;
+        _tables = tables;
+        DynamoDbEndpoint = dynamoEndpoint;
     }
+
+    /// <summary>The DynamoDB endpoint, e.g. http://127.0.0.1:4568, when <see cref="MillraceServerOptions.DynamoDbPort"/> is set.</summary>
+    public Uri? DynamoDbEndpoint { get; }
 
     /// <summary>The address clients use, e.g. http://127.0.0.1:4567.</summary>
     public Uri Endpoint { get; }
@@ -120,7 +130,36 @@ public sealed class MillraceHost : IAsyncDisposable
                 tlsEndpoint = new Uri($"https://{options.Host}:{https.Port}");
             }
 
-            return new MillraceHost(app, store, new Uri($"http://{options.Host}:{port.Bound!.Port}"), tlsEndpoint);
+            var kinesisEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
+            if (options.DynamoDbPort is not { } requestedPort)
+            {
+                return new MillraceHost(app, store, kinesisEndpoint, tlsEndpoint, null, null, null);
+            }
+
+            WebApplication? dynamoApp = null;
+            SqliteTableStore? tables = null;
+            try
+            {
+                tables = SqliteTableStore.Open(Path.Combine(options.DataDirectory, "dynamodb"));
+                (dynamoApp, var dynamoPort) = await StartDynamoDbAsync(options, address, requestedPort, tables, ct);
+                return new MillraceHost(app, store, kinesisEndpoint, tlsEndpoint, dynamoApp, tables, new Uri($"http://{options.Host}:{dynamoPort}"));
+            }
+            catch
+            {
+                if (dynamoApp is not null)
+                {
+                    await dynamoApp.DisposeAsync();
+                }
+
+                if (tables is not null)
+                {
+                    await tables.DisposeAsync();
+                }
+
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
+                throw;
+            }
         }
         catch
         {
@@ -129,8 +168,41 @@ public sealed class MillraceHost : IAsyncDisposable
         }
     }
 
+    /// <summary>The DynamoDB endpoint: its own Kestrel on its own port (HTTP/1.1, as the SDKs talk to DynamoDB).</summary>
+    private static async Task<(WebApplication App, int Port)> StartDynamoDbAsync(MillraceServerOptions options, IPAddress address, int port, ITableStore tables, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(address, port, listen => listen.Protocols = HttpProtocols.Http1);
+        });
+        var app = builder.Build();
+        var service = new DynamoDbService(tables, options.Region, options.AccountId, options.Clock);
+        var endpoint = new DynamoDbEndpoint(service, app.Services.GetRequiredService<ILogger<DynamoDbEndpoint>>());
+        app.Run(endpoint.HandleAsync);
+        await app.StartAsync(ct);
+        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        return (app, new Uri(addresses.First()).Port);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_dynamoApp is not null)
+        {
+            await _dynamoApp.StopAsync();
+            await _dynamoApp.DisposeAsync();
+        }
+
+        if (_tables is not null)
+        {
+            await _tables.DisposeAsync();
+        }
+
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _store.FlushAsync();
