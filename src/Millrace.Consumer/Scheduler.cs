@@ -24,6 +24,7 @@ public sealed class Scheduler : IAsyncDisposable
     private readonly CancellationTokenSource _leaseWork = new();  // stops taking leases and syncing shards
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _consumerArn;
+    private Task? _taker;
 
     /// <param name="config">Stream, application, timings.</param>
     /// <param name="factory">Makes one record processor per lease.</param>
@@ -76,7 +77,7 @@ public sealed class Scheduler : IAsyncDisposable
             _started.TrySetResult();
             Log($"worker {WorkerId} started");
             renewer = _coordinator.RunRenewerAsync(renewerStop);
-            taker = _coordinator.RunTakerAsync(leaseWork.Token);
+            taker = _taker = _coordinator.RunTakerAsync(leaseWork.Token);
             sync = RunShardSyncAsync(leaseWork.Token);
             await Task.WhenAny(Task.Delay(Timeout.Infinite, abort.Token), _shutdownComplete.Task).ConfigureAwait(false);
         }
@@ -114,6 +115,9 @@ public sealed class Scheduler : IAsyncDisposable
     public async Task<bool> StartGracefulShutdownAsync()
     {
         await _leaseWork.CancelAsync().ConfigureAwait(false);
+        // Let a taker pass in flight finish, so every lease this worker owns in the table is known and evicted below.
+        if (_taker is { } taker)
+            await Swallow(taker).ConfigureAwait(false);
         await _shutdown.CancelAsync().ConfigureAwait(false);
         var ok = true;
         try

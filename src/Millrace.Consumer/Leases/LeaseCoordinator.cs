@@ -66,9 +66,11 @@ public sealed class LeaseCoordinator(ILeaseRefresher refresher, ConsumerConfig c
         {
             try
             {
-                await TakeLeasesAsync(cancellationToken).ConfigureAwait(false);
+                // A pass is never cancelled half-way: a take whose response was abandoned could still have been
+                // written, leaving a lease owned in the table that this worker does not know it holds.
+                await TakeLeasesAsync(CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception e)
             {
                 Log($"lease taker: {e.GetType().Name}: {e.Message}");
             }
