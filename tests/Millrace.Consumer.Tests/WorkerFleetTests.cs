@@ -10,7 +10,8 @@ namespace Millrace.Consumer.Tests;
 /// when a worker joins, resharding while consuming, restart after a graceful shutdown.</summary>
 public sealed class WorkerFleetTests(ConsumerServerFixture fixture, ITestOutputHelper output) : IClassFixture<ConsumerServerFixture>
 {
-    private const int FailoverMs = 3000;
+    // Short in the suite; MILLRACE_CONSUMER_FAILOVER_MS=10000 measures the default (docs/consumer.md).
+    private static readonly int FailoverMs = int.TryParse(Environment.GetEnvironmentVariable("MILLRACE_CONSUMER_FAILOVER_MS"), out var ms) ? ms : 3000;
 
     private Dictionary<string, string> WorkerOptions(string app, string stream, string mode = "polling", string checkpoint = "batch") => new()
     {
