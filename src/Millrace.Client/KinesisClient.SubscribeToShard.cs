@@ -61,6 +61,12 @@ public sealed partial class KinesisClient
                 result.EndedEarly = true;
             return result;
         }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            response?.Dispose();
+            lifetime.Dispose();
+            throw new TimeoutException($"SubscribeToShard got no initial response within {Transport.Options.RequestTimeout} (AwsClientOptions.RequestTimeout).", e);
+        }
         catch
         {
             response?.Dispose();
