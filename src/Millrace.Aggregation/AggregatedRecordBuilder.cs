@@ -53,7 +53,28 @@ public sealed class AggregatedRecordBuilder
     public void Add(string partitionKey, string? explicitHashKey, ReadOnlyMemory<byte> data, UInt128? hashKey = null)
     {
         ArgumentNullException.ThrowIfNull(partitionKey);
-        _protobufSize += RecordSize(partitionKey, explicitHashKey, data.Length, out int pkIndex, out int ehkIndex);
+        long size = RecordSize(partitionKey, explicitHashKey, data.Length, out int pkIndex, out int ehkIndex);
+        AddCore(partitionKey, explicitHashKey, data, hashKey, size, pkIndex, ehkIndex);
+    }
+
+    /// <summary>Adds the record unless the aggregate would then exceed <paramref name="maxAggregatedSize"/> bytes;
+    /// an empty builder always takes it. One key lookup for both the check and the add (the producer's hot path).</summary>
+    public bool TryAdd(string partitionKey, string? explicitHashKey, ReadOnlyMemory<byte> data, long maxAggregatedSize, UInt128? hashKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(partitionKey);
+        long size = RecordSize(partitionKey, explicitHashKey, data.Length, out int pkIndex, out int ehkIndex);
+        if (_entries.Count > 0 && _protobufSize + size + KplFormat.Overhead > maxAggregatedSize)
+        {
+            return false;
+        }
+
+        AddCore(partitionKey, explicitHashKey, data, hashKey, size, pkIndex, ehkIndex);
+        return true;
+    }
+
+    private void AddCore(string partitionKey, string? explicitHashKey, ReadOnlyMemory<byte> data, UInt128? hashKey, long size, int pkIndex, int ehkIndex)
+    {
+        _protobufSize += size;
         if (pkIndex < 0)
         {
             pkIndex = _partitionKeys.Count;

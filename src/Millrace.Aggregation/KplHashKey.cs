@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Millrace.Aggregation;
@@ -24,7 +23,7 @@ public static class KplHashKey
         {
             Span<byte> utf8 = stackalloc byte[max];
             int n = Encoding.UTF8.GetBytes(partitionKey, utf8);
-            MD5.HashData(utf8[..n], hash);
+            Md5.HashData(utf8[..n], hash);
         }
         else
         {
@@ -32,7 +31,7 @@ public static class KplHashKey
             try
             {
                 int n = Encoding.UTF8.GetBytes(partitionKey, rented);
-                MD5.HashData(rented.AsSpan(0, n), hash);
+                Md5.HashData(rented.AsSpan(0, n), hash);
             }
             finally
             {

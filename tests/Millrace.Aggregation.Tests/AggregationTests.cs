@@ -261,3 +261,33 @@ public class DeaggregatorTests
                 && r.ExplicitHashKey == expected[i].Ehk && r.Data.Span.SequenceEqual(expected[i].Data)).All(x => x);
     }
 }
+
+public class Md5Tests
+{
+    /// <summary>The managed MD5 the hash keys use agrees with the platform's for every length around the block edges.</summary>
+    [Fact]
+    public void AgreesWithThePlatformForLengthsAcrossBlockBoundaries()
+    {
+        var random = new Random(5);
+        Span<byte> digest = stackalloc byte[16];
+        for (int length = 0; length <= 300; length++)
+        {
+            var data = new byte[length];
+            random.NextBytes(data);
+            Md5.HashData(data, digest);
+            Assert.Equal(MD5.HashData(data), digest.ToArray());
+        }
+
+        Md5.HashData("abc"u8, digest);
+        Assert.Equal("900150983cd24fb0d6963f7d28e17f72", Convert.ToHexStringLower(digest));
+    }
+
+    [Property(MaxTest = 300)]
+    public bool AgreesWithThePlatform(byte[] data)
+    {
+        data ??= [];
+        var digest = new byte[16];
+        Md5.HashData(data, digest);
+        return digest.AsSpan().SequenceEqual(MD5.HashData(data));
+    }
+}
