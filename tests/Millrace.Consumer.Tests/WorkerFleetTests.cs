@@ -91,6 +91,8 @@ public sealed class WorkerFleetTests(ConsumerServerFixture fixture, ITestOutputH
             output.WriteLine($"{sent.Count} records sent, {workers.Sum(w => w.Of("R").Count())} processed (with re-deliveries after failover and steals)");
             AssertAllProcessedInOrderPerKey(sent, workers.SelectMany(w => w.Of("R")));
             Assert.Contains(workers.SelectMany(w => w.Lines), l => l.Kind == "LOG" && l.Fields[0].StartsWith("lease stolen", StringComparison.Ordinal));
+            // A worker whose lease was stolen learnt it at its next renewal and called LeaseLost.
+            Assert.NotEmpty(workers.SelectMany(w => w.Of("L")));
             // Graceful shutdown evicted every lease.
             Assert.All(await LeasesAsync(dynamo, app), l => Assert.Null(l.LeaseOwner));
         }
