@@ -602,7 +602,8 @@ public sealed class KinesisProducer : IAsyncDisposable
                     }
                 }
 
-                foreach (var shard in s.Shards.Values)
+                // A snapshot: re-routing expired aggregates' companions may add a shard state.
+                foreach (var shard in s.Shards.Values.ToArray())
                 {
                     ExpireReady(s, shard, now, completions, ref batches);
                     if (shard.Open.Count > 0 && (flushing || shard.OpenDeadline <= now))

@@ -174,14 +174,14 @@ public class ProducerEndToEndTests
         await using var server = await MillraceProcess.StartAsync();
         using var client = new KinesisClient(OptionsFor(server));
         var stream = await CreateStreamAsync(client, "restart", 2);
-        var w = new Workload(200_000, 5_000, seed: 7);
+        var w = new Workload(120_000, 5_000, seed: 7);
         var config = new KinesisProducerConfiguration { RateLimit = 1_000_000, MaxOutstandingRecords = 50_000 };
         Task? restart = null;
         await using (var producer = new KinesisProducer(config, OptionsFor(server)))
         {
             await ProduceAsync(producer, stream, w, TimeSpan.FromSeconds(60), async i =>
             {
-                if (i == 60_000)
+                if (i == 40_000)
                 {
                     // Down mid-run: in-flight calls fail, the producer backs off and retries until it is back.
                     await server.StopAsync();
