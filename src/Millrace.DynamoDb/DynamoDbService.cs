@@ -24,6 +24,7 @@ public sealed partial class DynamoDbService(ITableStore store, string region, st
 
     public static IReadOnlyCollection<string> Operations { get; } =
         ["CreateTable", "DescribeTable", "DeleteTable", "ListTables", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "Query",
+         "BatchGetItem", "BatchWriteItem",
          "UpdateTable", "TagResource", "UntagResource", "ListTagsOfResource", "DescribeTimeToLive", "DescribeContinuousBackups"];
 
     public async Task<DynamoDbResponse> HandleAsync(string? operation, ReadOnlyMemory<byte> body, CancellationToken ct = default)
@@ -44,6 +45,8 @@ public sealed partial class DynamoDbService(ITableStore store, string region, st
                 "DeleteItem" => DeleteItemAsync,
                 "Scan" => ScanAsync,
                 "Query" => QueryAsync,
+                "BatchGetItem" => BatchGetItemAsync,
+                "BatchWriteItem" => BatchWriteItemAsync,
                 "TagResource" => TagResourceAsync,
                 "UntagResource" => UntagResourceAsync,
                 "ListTagsOfResource" => ListTagsOfResourceAsync,

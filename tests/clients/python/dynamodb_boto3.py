@@ -8,7 +8,7 @@ LeaseOwnerToLeaseKeyIndex), create leases with attribute_not_exists(leaseKey), t
 leaseCounter (SET counter + 1, SET leaseOwner, ADD ownerSwitchesSinceCheckpoint, REMOVE checkpointOwner), renew,
 lose a race (ConditionalCheckFailedException, HTTP 400), evict (REMOVE leaseOwner, ADD leaseCounter), checkpoint,
 and the same take with the legacy Expected/AttributeUpdates parameters the Java KCL uses. Then: scan and query
-paging (Limit/ExclusiveStartKey), the GSI, a composite-key table, ReturnValues, Select COUNT, projections and the
+paging (Limit/ExclusiveStartKey), the GSI, a composite-key table, ReturnValues, Select COUNT, projections, batches and the
 error codes and messages.
 
 Prints one JSON line starting with "SUMMARY " and exits 0 only if every check held.
@@ -335,6 +335,15 @@ def composite_table(ddb, table, summary):
     check("v" not in out, "REMOVE")
     proj = ddb.get_item(TableName=table, Key={"pk": {"S": "p1"}, "sk": {"N": "0"}}, ProjectionExpression="doc.a.b, tags[1]")["Item"]
     check(proj == {"doc": {"M": {"a": {"M": {"b": {"N": "2"}}}}}, "tags": {"L": [{"S": "two"}]}}, f"nested projection: {proj}")
+    # Batches: puts and a delete in one BatchWriteItem, then BatchGetItem (a missing key is simply absent).
+    out = ddb.batch_write_item(RequestItems={table: [
+        {"PutRequest": {"Item": {"pk": {"S": "batch"}, "sk": {"N": str(i)}, "v": {"S": f"b{i}"}}}} for i in range(5)
+    ] + [{"DeleteRequest": {"Key": {"pk": {"S": "p2"}, "sk": {"N": "0"}}}}]})
+    check(out["UnprocessedItems"] == {}, "BatchWriteItem processed everything")
+    got = ddb.batch_get_item(RequestItems={table: {
+        "Keys": [{"pk": {"S": "batch"}, "sk": {"N": "3"}}, {"pk": {"S": "batch"}, "sk": {"N": "99"}}, {"pk": {"S": "p2"}, "sk": {"N": "0"}}],
+        "ProjectionExpression": "v"}})
+    check(got["Responses"][table] == [{"v": {"S": "b3"}}] and got["UnprocessedKeys"] == {}, f"BatchGetItem: {got['Responses']}")
     summary["composite_pages"] = pages
 
 
