@@ -166,6 +166,10 @@ public sealed partial class MillraceProcess : IAsyncDisposable
     /// <summary>Starts the server again on the same data directory (a new random port).</summary>
     public Task RestartAsync() => LaunchAsync(0);
 
+    /// <summary>Starts the server again on the same data directory and the same port, so clients pointed at
+    /// <see cref="Endpoint"/> reconnect to it (as to a restarted host behind a fixed address).</summary>
+    public Task RestartOnSamePortAsync() => LaunchAsync(Port);
+
     public async ValueTask DisposeAsync()
     {
         try
