@@ -30,7 +30,8 @@ public sealed class ConsumerConfig
     /// <summary>Unique per worker process; lease owners are worker ids.</summary>
     public string WorkerId { get; init; } = $"{Environment.MachineName}:{Guid.NewGuid():N}";
 
-    /// <summary>A lease whose counter has not moved for this long (as seen locally) may be taken by another worker.</summary>
+    /// <summary>The longest a dead worker's lease stays with it: another worker takes it within this time after the
+    /// owner's last renewal (see <see cref="LeaseExpiry"/>).</summary>
     public TimeSpan FailoverTime { get; init; } = TimeSpan.FromMilliseconds(10_000);
 
     /// <summary>Slack subtracted from the renewal period (the KCL's epsilonMillis).</summary>
@@ -40,11 +41,25 @@ public sealed class ConsumerConfig
     public TimeSpan RenewerInterval => FailoverTime / 3 - Epsilon;
 
     /// <summary>How often the lease table is scanned to take expired leases and steal for balance. The KCL waits
-    /// (failover + epsilon) × 2 (20 s); Millrace's default is failover / 5 so that a dead worker's leases move within
-    /// about one failover time.</summary>
+    /// (failover + epsilon) × 2 (20 s); Millrace's default is failover / 10 (one small Scan a second at the default).</summary>
     public TimeSpan? LeaseTakerInterval { get; init; }
 
-    internal TimeSpan EffectiveTakerInterval => LeaseTakerInterval ?? FailoverTime / 5;
+    internal TimeSpan EffectiveTakerInterval => LeaseTakerInterval ?? FailoverTime / 10;
+
+    /// <summary>How long a lease's counter must stay unchanged, as seen by this worker's scans, before the lease counts as
+    /// expired. Expiry is judged from the scan that first saw the last renewal, which is up to one taker interval after
+    /// it, and the take happens at the next pass, up to one more interval later; so failover − 3 taker intervals makes
+    /// a dead worker's leases move within the failover time of its last renewal, with one interval to spare for late
+    /// timers on a busy machine (the KCL waits the whole failover time from that scan, and moves leases up to two taker
+    /// intervals late). Never less than two renewal periods, so a live owner that misses one renewal keeps its leases.</summary>
+    public TimeSpan LeaseExpiry
+    {
+        get
+        {
+            var expiry = FailoverTime - 3 * EffectiveTakerInterval;
+            return expiry > 2 * RenewerInterval ? expiry : 2 * RenewerInterval;
+        }
+    }
 
     /// <summary>Expired for longer than this multiple of the failover time: taken before other expired leases.</summary>
     public int VeryOldLeaseDurationMultiplier { get; init; } = 3;

@@ -67,7 +67,9 @@ public sealed class WorkerFleetTests(ConsumerServerFixture fixture, ITestOutputH
                 return !counts.ContainsKey(victim.WorkerId) && counts.Values.Sum() == 8;
             }, TimeSpan.FromSeconds(30), () => Dump(workers));
             output.WriteLine($"FAILOVER: {victimLeases} leases of the killed worker held by the others {failover.TotalSeconds:F2} s after kill -9 (failover time {FailoverMs} ms)");
-            Assert.True(failover < TimeSpan.FromMilliseconds(FailoverMs * 3), $"failover took {failover}");
+            // The promise: within the failover time. The slack covers this test's 50 ms polling of the lease
+            // table and the few lease-table writes of the take on a loaded 2-core machine, not the algorithm.
+            Assert.True(failover < TimeSpan.FromMilliseconds(FailoverMs + 500), $"failover took {failover}");
 
             // A new worker joins: it steals one lease per taker pass from the most loaded worker until 3, 3, 2.
             var joiner = WorkerProcess.Start("w3", WorkerOptions(app, stream));

@@ -108,8 +108,8 @@ public sealed class LeaseCoordinator(ILeaseRefresher refresher, ConsumerConfig c
         {
             // A failed renewal is retried on the next tick; a lease not renewed for a failover time is given up,
             // because other workers may already consider it expired.
-            if (Stopwatch.GetElapsedTime(held.LastRenewalTimestamp) > config.FailoverTime)
-                Lost(held, $"not renewed for the failover time ({e.GetType().Name}: {e.Message})");
+            if (Stopwatch.GetElapsedTime(held.LastRenewalTimestamp) > config.LeaseExpiry)
+                Lost(held, $"not renewed for the lease expiry time ({e.GetType().Name}: {e.Message})");
             else
                 Log($"renewal of {held.ShardId} failed: {e.GetType().Name}: {e.Message}");
         }
@@ -147,10 +147,10 @@ public sealed class LeaseCoordinator(ILeaseRefresher refresher, ConsumerConfig c
         var active = scanned.Where(l => !l.IsShardEnd).ToList();
         if (active.Count == 0)
             return;
-        var failoverTicks = (long)(config.FailoverTime.TotalSeconds * Stopwatch.Frequency);
+        var expiryTicks = (long)(config.LeaseExpiry.TotalSeconds * Stopwatch.Frequency);
         bool Expired(Lease l) => l.LeaseOwner is null
             || (l.LeaseOwner == _workerId && !_held.ContainsKey(l.LeaseKey)) // ours from an earlier life of this worker id
-            || (l.LeaseOwner != _workerId && now - l.LastCounterIncrementTimestamp > failoverTicks);
+            || (l.LeaseOwner != _workerId && now - l.LastCounterIncrementTimestamp > expiryTicks);
 
         var expired = active.Where(l => !_held.ContainsKey(l.LeaseKey) && Expired(l)).ToList();
         var counts = active.Where(l => !Expired(l) && l.LeaseOwner != _workerId)
@@ -166,7 +166,7 @@ public sealed class LeaseCoordinator(ILeaseRefresher refresher, ConsumerConfig c
         var stealing = false;
         if (expired.Count > 0)
         {
-            var veryOld = failoverTicks * config.VeryOldLeaseDurationMultiplier;
+            var veryOld = (long)(config.FailoverTime.TotalSeconds * Stopwatch.Frequency) * config.VeryOldLeaseDurationMultiplier;
             toTake = [.. expired.OrderByDescending(l => l.LeaseOwner is null || now - l.LastCounterIncrementTimestamp > veryOld)
                 .ThenBy(_ => Random.Shared.Next()).Take(needed)];
         }
