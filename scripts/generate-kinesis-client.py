@@ -24,6 +24,8 @@ OUTPUT = os.path.join(REPO_ROOT, "src", "Millrace.Client", "Generated", "Kinesis
 
 # Operations whose response is not a plain JSON document; their client method is hand-written.
 HAND_WRITTEN = {"SubscribeToShard"}
+# JSON payloads of the hand-written operations' event streams (SubscribeToShard's events).
+EVENT_PAYLOADS = {"SubscribeToShardEvent"}
 # Shapes only used by hand-written operations' responses (event-stream members are parsed by hand).
 SCALARS = {"string": "string", "integer": "int?", "long": "long?", "boolean": "bool?", "double": "double?",
            "blob": "byte[]", "timestamp": "DateTime?"}
@@ -158,7 +160,11 @@ def main() -> None:
     w("[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]")
     for op in sorted(operations):
         w(f"[JsonSerializable(typeof({op}Request))]")
-        w(f"[JsonSerializable(typeof({op}Response))]")
+        if op not in HAND_WRITTEN:
+            w(f"[JsonSerializable(typeof({op}Response))]")
+    # The event-stream payloads of hand-written operations, parsed with the same context.
+    for name in sorted(EVENT_PAYLOADS):
+        w(f"[JsonSerializable(typeof({name}))]")
     w("internal sealed partial class KinesisJsonContext : JsonSerializerContext")
     w("{")
     w("}")

@@ -4,57 +4,100 @@ using System.Text;
 
 namespace Millrace.Client.Auth;
 
-/// <summary>AWS Signature Version 4 for HTTP requests with a body held in memory (the JSON protocols).</summary>
+/// <summary>The parts of one signature: what was signed and the resulting Authorization header.</summary>
+public sealed record SigV4Signature(string CanonicalRequest, string StringToSign, string SignedHeaders, string Authorization);
+
+/// <summary>AWS Signature Version 4 for HTTP requests with a body held in memory (the JSON protocols). Checked
+/// against AWS's published test suite (tests/Millrace.Client.Tests/SigV4TestSuite).</summary>
 public static class SigV4Signer
 {
     public const string Algorithm = "AWS4-HMAC-SHA256";
 
-    /// <summary>Adds X-Amz-Date, X-Amz-Security-Token (if any), X-Amz-Content-Sha256 when asked, and Authorization to
-    /// <paramref name="request"/>. Signs host, the x-amz-* headers and content-type.</summary>
-    public static void Sign(HttpRequestMessage request, ReadOnlySpan<byte> body, AwsCredentials credentials, string region,
+    // Headers a proxy or the HTTP stack may rewrite; signing them would break the signature.
+    private static readonly HashSet<string> Unsigned = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "authorization", "user-agent", "expect", "connection", "transfer-encoding", "content-length", "keep-alive",
+        "proxy-connection", "te", "upgrade",
+    };
+
+    /// <summary>Adds X-Amz-Date, X-Amz-Security-Token (if any) and Authorization to <paramref name="request"/>.
+    /// Signs host and every other header present (content-type, x-amz-*).</summary>
+    public static SigV4Signature Sign(HttpRequestMessage request, ReadOnlySpan<byte> body, AwsCredentials credentials, string region,
         string service, DateTimeOffset now)
     {
         var amzDate = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
-        var date = amzDate[..8];
         request.Headers.Remove("X-Amz-Date");
         request.Headers.TryAddWithoutValidation("X-Amz-Date", amzDate);
+        request.Headers.Remove("X-Amz-Security-Token");
         if (credentials.SessionToken is { } token)
-        {
-            request.Headers.Remove("X-Amz-Security-Token");
             request.Headers.TryAddWithoutValidation("X-Amz-Security-Token", token);
-        }
+        request.Headers.Remove("Authorization");
 
         var uri = request.RequestUri ?? throw new InvalidOperationException("request has no URI");
-        var headers = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        var headers = new List<KeyValuePair<string, string>>(8)
         {
-            ["host"] = uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port}",
+            new("host", uri.IsDefaultPort ? uri.IdnHost : $"{uri.IdnHost}:{uri.Port}"),
         };
-        foreach (var header in request.Headers)
-            AddHeader(headers, header.Key, header.Value);
+        foreach (var header in request.Headers.NonValidated)
+            foreach (var value in header.Value)
+                headers.Add(new(header.Key, value));
         if (request.Content is not null)
-            foreach (var header in request.Content.Headers)
-                if (!header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                    AddHeader(headers, header.Key, header.Value);
+            foreach (var header in request.Content.Headers.NonValidated)
+                foreach (var value in header.Value)
+                    headers.Add(new(header.Key, value));
 
-        var payloadHash = Hex(SHA256.HashData(body));
-        var canonicalHeaders = new StringBuilder();
+        var signature = Compute(request.Method.Method, uri.AbsolutePath, uri.Query, headers, PayloadHash(body), credentials, region, service, amzDate);
+        request.Headers.TryAddWithoutValidation("Authorization", signature.Authorization);
+        return signature;
+    }
+
+    /// <summary>Hex SHA-256 of the payload.</summary>
+    public static string PayloadHash(ReadOnlySpan<byte> body)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(body, hash);
+        return Convert.ToHexStringLower(hash);
+    }
+
+    /// <summary>The signature of a request given as it goes on the wire: <paramref name="path"/> and
+    /// <paramref name="query"/> (with or without '?') as sent, the headers in order (the date header
+    /// <c>X-Amz-Date</c> and any token among them), and the payload's hex SHA-256.</summary>
+    public static SigV4Signature Compute(string method, string path, string query, IEnumerable<KeyValuePair<string, string>> headers,
+        string payloadHash, AwsCredentials credentials, string region, string service, string amzDate)
+    {
+        // Canonical headers: lower-case names sorted, values trimmed with inner whitespace runs folded, repeated
+        // headers joined by ',' in the order they appear.
+        var byName = new SortedDictionary<string, StringBuilder>(StringComparer.Ordinal);
         foreach (var (name, value) in headers)
-            canonicalHeaders.Append(name).Append(':').Append(value).Append('\n');
-        var signedHeaders = string.Join(';', headers.Keys);
-        var canonicalRequest = string.Join('\n',
-            request.Method.Method,
-            CanonicalPath(uri.AbsolutePath),
-            CanonicalQuery(uri.Query),
-            canonicalHeaders.ToString(),
-            signedHeaders,
-            payloadHash);
+        {
+            if (Unsigned.Contains(name))
+                continue;
+            var key = name.ToLowerInvariant();
+            if (byName.TryGetValue(key, out var existing))
+                AppendTrimmed(existing.Append(','), value);
+            else
+                byName[key] = AppendTrimmed(new StringBuilder(value.Length), value);
+        }
 
+        var canonical = new StringBuilder(256);
+        canonical.Append(method).Append('\n');
+        AppendCanonicalPath(canonical, path);
+        canonical.Append('\n');
+        AppendCanonicalQuery(canonical, query);
+        canonical.Append('\n');
+        foreach (var (name, value) in byName)
+            canonical.Append(name).Append(':').Append(value).Append('\n');
+        canonical.Append('\n');
+        var signedHeaders = string.Join(';', byName.Keys);
+        canonical.Append(signedHeaders).Append('\n').Append(payloadHash);
+        var canonicalRequest = canonical.ToString();
+
+        var date = amzDate[..8];
         var scope = $"{date}/{region}/{service}/aws4_request";
-        var stringToSign = $"{Algorithm}\n{amzDate}\n{scope}\n{Hex(SHA256.HashData(Encoding.UTF8.GetBytes(canonicalRequest)))}";
-        var signature = Hex(HMACSHA256.HashData(SigningKey(credentials.SecretAccessKey, date, region, service),
+        var stringToSign = $"{Algorithm}\n{amzDate}\n{scope}\n{PayloadHash(Encoding.UTF8.GetBytes(canonicalRequest))}";
+        var signature = Convert.ToHexStringLower(HMACSHA256.HashData(SigningKey(credentials.SecretAccessKey, date, region, service),
             Encoding.UTF8.GetBytes(stringToSign)));
-        request.Headers.Remove("Authorization");
-        request.Headers.TryAddWithoutValidation("Authorization",
+        return new SigV4Signature(canonicalRequest, stringToSign, signedHeaders,
             $"{Algorithm} Credential={credentials.AccessKeyId}/{scope}, SignedHeaders={signedHeaders}, Signature={signature}");
     }
 
@@ -67,29 +110,17 @@ public static class SigV4Signer
         return HMACSHA256.HashData(key, "aws4_request"u8);
     }
 
-    private static void AddHeader(SortedDictionary<string, string> headers, string name, IEnumerable<string> values)
+    // Leading/trailing whitespace removed and inner runs of spaces folded to one, as the canonical form requires.
+    private static StringBuilder AppendTrimmed(StringBuilder sb, string value)
     {
-        var key = name.ToLowerInvariant();
-        if (key is "authorization" or "user-agent" or "expect" or "connection" or "transfer-encoding")
-            return;
-        var value = string.Join(',', values.Select(TrimAll));
-        headers[key] = headers.TryGetValue(key, out var existing) ? existing + "," + value : value;
-    }
-
-    // Leading/trailing whitespace removed and inner runs of spaces folded, as the canonical form requires.
-    private static string TrimAll(string value)
-    {
-        var trimmed = value.Trim();
-        if (!trimmed.Contains("  ", StringComparison.Ordinal))
-            return trimmed;
-        var sb = new StringBuilder(trimmed.Length);
+        var span = value.AsSpan().Trim();
         var space = false;
-        foreach (var c in trimmed)
+        foreach (var c in span)
         {
-            if (c == ' ')
+            if (c is ' ' or '\t')
             {
                 if (!space)
-                    sb.Append(c);
+                    sb.Append(' ');
                 space = true;
             }
             else
@@ -98,50 +129,93 @@ public static class SigV4Signer
                 space = false;
             }
         }
-        return sb.ToString();
+        return sb;
     }
 
-    private static string CanonicalPath(string path)
+    /// <summary>Every service but S3: the path with dot segments and empty segments removed, each segment encoded
+    /// (again — the path as sent is already encoded once, so "%20" signs as "%2520").</summary>
+    private static void AppendCanonicalPath(StringBuilder sb, string path)
     {
-        if (path.Length == 0)
-            return "/";
-        // The path as sent (already percent-encoded once) is encoded once more: every service but S3 double-encodes.
-        var segments = path.Split('/');
-        for (var i = 0; i < segments.Length; i++)
-            segments[i] = UriEncode(segments[i], encodeSlash: true);
-        return string.Join('/', segments);
-    }
-
-    private static string CanonicalQuery(string query)
-    {
-        if (query.Length <= 1)
-            return "";
-        var pairs = query[1..].Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p =>
-            {
-                var eq = p.IndexOf('=');
-                var name = Uri.UnescapeDataString(eq < 0 ? p : p[..eq]);
-                var value = eq < 0 ? "" : Uri.UnescapeDataString(p[(eq + 1)..]);
-                return (Name: UriEncode(name, true), Value: UriEncode(value, true));
-            })
-            .OrderBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Value, StringComparer.Ordinal);
-        return string.Join('&', pairs.Select(p => p.Name + "=" + p.Value));
-    }
-
-    /// <summary>RFC 3986 encoding of everything but the unreserved characters.</summary>
-    public static string UriEncode(string value, bool encodeSlash)
-    {
-        var sb = new StringBuilder(value.Length);
-        foreach (var b in Encoding.UTF8.GetBytes(value))
+        var segments = new List<string>();
+        foreach (var segment in path.Split('/'))
         {
-            var c = (char)b;
-            if (c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' or '.' or '~' || (c == '/' && !encodeSlash))
-                sb.Append(c);
-            else
-                sb.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+            if (segment is "" or ".")
+                continue;
+            if (segment == "..")
+            {
+                if (segments.Count > 0)
+                    segments.RemoveAt(segments.Count - 1);
+                continue;
+            }
+            segments.Add(segment);
         }
-        return sb.ToString();
+        sb.Append('/');
+        for (var i = 0; i < segments.Count; i++)
+        {
+            if (i > 0)
+                sb.Append('/');
+            UriEncode(sb, segments[i]);
+        }
+        var last = path.AsSpan().TrimEnd('.');
+        if (segments.Count > 0 && (path.EndsWith('/') || (last.Length < path.Length && last.EndsWith("/"))))
+            sb.Append('/');
     }
 
-    private static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(bytes);
+    /// <summary>Parameters decoded and re-encoded (so either encoding of the same query signs the same), sorted by
+    /// name then value; a parameter without '=' has an empty value.</summary>
+    private static void AppendCanonicalQuery(StringBuilder sb, string query)
+    {
+        var q = query.AsSpan();
+        if (q.StartsWith("?"))
+            q = q[1..];
+        if (q.IsEmpty)
+            return;
+        var pairs = new List<(string Name, string Value)>();
+        foreach (var range in q.Split('&'))
+        {
+            var p = q[range];
+            if (p.IsEmpty)
+                continue;
+            var eq = p.IndexOf('=');
+            var name = Uri.UnescapeDataString(eq < 0 ? p : p[..eq]);
+            var value = eq < 0 ? "" : Uri.UnescapeDataString(p[(eq + 1)..]);
+            pairs.Add((UriEncode(name), UriEncode(value)));
+        }
+        pairs.Sort((a, b) =>
+        {
+            var byName = string.CompareOrdinal(a.Name, b.Name);
+            return byName != 0 ? byName : string.CompareOrdinal(a.Value, b.Value);
+        });
+        for (var i = 0; i < pairs.Count; i++)
+        {
+            if (i > 0)
+                sb.Append('&');
+            sb.Append(pairs[i].Name).Append('=').Append(pairs[i].Value);
+        }
+    }
+
+    /// <summary>RFC 3986 encoding of everything but the unreserved characters (A-Z a-z 0-9 - _ . ~), upper-case hex.</summary>
+    public static string UriEncode(string value) => UriEncode(new StringBuilder(value.Length + 8), value).ToString();
+
+    private static StringBuilder UriEncode(StringBuilder sb, string value)
+    {
+        Span<byte> utf8 = stackalloc byte[4];
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' or '.' or '~')
+            {
+                sb.Append(c);
+                continue;
+            }
+            var length = char.IsHighSurrogate(c) && i + 1 < value.Length
+                ? Encoding.UTF8.GetBytes(value.AsSpan(i++, 2), utf8)
+                : Encoding.UTF8.GetBytes(value.AsSpan(i, 1), utf8);
+            foreach (var b in utf8[..length])
+                sb.Append('%').Append(HexUpper[b >> 4]).Append(HexUpper[b & 0xF]);
+        }
+        return sb;
+    }
+
+    private const string HexUpper = "0123456789ABCDEF";
 }

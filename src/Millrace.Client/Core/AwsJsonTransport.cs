@@ -31,9 +31,8 @@ public sealed class AwsJsonTransport : IDisposable
         _targetPrefix = targetPrefix;
         _errorFactory = errorFactory;
         _contentType = new MediaTypeHeaderValue("application/x-amz-json-" + jsonVersion);
-        Region = options.Region ?? AwsRegion.Resolve(options.Profile)
-            ?? throw new InvalidOperationException("no region: set AwsClientOptions.Region, AWS_REGION or a profile region");
-        Endpoint = options.ServiceUrl ?? new Uri($"https://{service}.{Region}.amazonaws.com/");
+        Region = ResolveRegion(options, null);
+        Endpoint = options.ServiceUrl ?? DefaultEndpoint(service, Region);
         Credentials = options.Credentials ?? DefaultCredentialsChain.Create(options.Profile);
         _ownsHandler = options.HttpHandler is null;
         var handler = options.HttpHandler ?? new SocketsHttpHandler
@@ -46,6 +45,16 @@ public sealed class AwsJsonTransport : IDisposable
         _http = new HttpClient(handler, disposeHandler: _ownsHandler) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
+    /// <summary>The service's regional AWS endpoint (China regions use amazonaws.com.cn).</summary>
+    public static Uri DefaultEndpoint(string service, string region) =>
+        new($"https://{service}.{region}.{(region.StartsWith("cn-", StringComparison.Ordinal) ? "amazonaws.com.cn" : "amazonaws.com")}/");
+
+    /// <summary>AwsClientOptions.Region, else AWS_REGION, AWS_DEFAULT_REGION, the profile's region; else a clear error.</summary>
+    internal static string ResolveRegion(AwsClientOptions options, Func<string, string?>? environment) =>
+        options.Region ?? AwsRegion.Resolve(options.Profile, environment)
+        ?? throw new AwsConfigurationException(
+            $"No AWS region: set AwsClientOptions.Region, AWS_REGION, AWS_DEFAULT_REGION or region in profile '{SharedConfigFiles.ProfileName(options.Profile, environment)}' of the config file.");
+
     public AwsClientOptions Options { get; }
     public string Region { get; }
     public Uri Endpoint { get; }
@@ -57,20 +66,32 @@ public sealed class AwsJsonTransport : IDisposable
         where TResponse : class
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(request, requestType);
-        for (var attempt = 0; ; attempt++)
+        return await WithRetriesAsync(ct => SendOnceAsync(operation, body, responseType, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="attempt"/> until it succeeds, fails with an error a retry cannot cure, or
+    /// MaxErrorRetry retries are spent; waits a jittered exponential backoff between attempts.</summary>
+    public async Task<T> WithRetriesAsync<T>(Func<CancellationToken, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        for (var n = 0; ; n++)
         {
             try
             {
-                return await SendOnceAsync(operation, body, responseType, cancellationToken).ConfigureAwait(false);
+                return await attempt(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (attempt < Options.MaxErrorRetry && IsRetryable(e, cancellationToken))
+            catch (Exception e) when (n < Options.MaxErrorRetry && IsRetryable(e, cancellationToken))
             {
-                await Task.Delay(BackoffDelay(attempt), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(BackoffDelay(n), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Full-jitter backoff: a random wait in [0, min(cap, base * 2^attempt)).</summary>
+    /// <summary>Sends a request built by <see cref="CreateSignedRequestAsync"/> on the client's connections.</summary>
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken) =>
+        _http.SendAsync(request, completion, cancellationToken);
+
+    /// <summary>Full-jitter backoff (AWS's "exponential backoff and jitter"): a random wait in
+    /// [0, min(cap, base * 2^attempt)), so throttled clients spread out instead of retrying in lockstep.</summary>
     public TimeSpan BackoffDelay(int attempt)
     {
         var ceiling = Math.Min(Options.MaxRetryDelay.TotalMilliseconds,
@@ -78,12 +99,13 @@ public sealed class AwsJsonTransport : IDisposable
         return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
     }
 
-    private static bool IsRetryable(Exception e, CancellationToken cancellationToken) => e switch
+    /// <summary>Throttling and 5xx answers, transport failures and attempt timeouts; never another 4xx, never the
+    /// caller's cancellation.</summary>
+    internal static bool IsRetryable(Exception e, CancellationToken cancellationToken) => !cancellationToken.IsCancellationRequested && e switch
     {
         AwsServiceException service => service.IsRetryable,
-        HttpRequestException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested, // our per-attempt timeout
-        IOException => true,
+        HttpRequestException or IOException or TimeoutException => true,
+        OperationCanceledException => true, // not the caller's token: the per-attempt timeout
         _ => false,
     };
 
@@ -93,26 +115,39 @@ public sealed class AwsJsonTransport : IDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.RequestTimeout);
         using var message = await CreateSignedRequestAsync(operation, body, timeout.Token).ConfigureAwait(false);
-        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
-        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
-        var requestId = RequestIdOf(response);
-        if (!response.IsSuccessStatusCode)
-            throw ParseError(bytes, (int)response.StatusCode, requestId);
-        var result = bytes.Length == 0 ? JsonSerializer.Deserialize("{}"u8, responseType)! : JsonSerializer.Deserialize(bytes, responseType)!;
-        if (result is KinesisResponse kinesis)
+        HttpResponseMessage? response = null;
+        try
         {
-            kinesis.RequestId = requestId;
-            kinesis.HttpStatusCode = (int)response.StatusCode;
+            response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+            var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+            var requestId = RequestIdOf(response);
+            if (!response.IsSuccessStatusCode)
+                throw ParseError(bytes, (int)response.StatusCode, requestId);
+            var result = bytes.Length == 0 ? JsonSerializer.Deserialize("{}"u8, responseType)! : JsonSerializer.Deserialize(bytes, responseType)!;
+            if (result is KinesisResponse kinesis)
+            {
+                kinesis.RequestId = requestId;
+                kinesis.HttpStatusCode = (int)response.StatusCode;
+            }
+            return result;
         }
-        return result;
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{operation} got no answer within {Options.RequestTimeout} (AwsClientOptions.RequestTimeout).", e);
+        }
+        finally
+        {
+            response?.Dispose();
+        }
     }
 
     /// <summary>A signed POST for <paramref name="operation"/>; also used by hand-written streaming operations.</summary>
-    public async Task<HttpRequestMessage> CreateSignedRequestAsync(string operation, byte[] body, CancellationToken cancellationToken)
+    public async Task<HttpRequestMessage> CreateSignedRequestAsync(string operation, byte[] body, CancellationToken cancellationToken,
+        Version? httpVersion = null)
     {
         var message = new HttpRequestMessage(HttpMethod.Post, Endpoint)
         {
-            Version = Options.HttpVersion,
+            Version = httpVersion ?? Options.HttpVersion,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = new ByteArrayContent(body),
         };

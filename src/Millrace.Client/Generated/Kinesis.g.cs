@@ -1363,7 +1363,6 @@ public sealed partial class KinesisClient
 [JsonSerializable(typeof(StopStreamEncryptionRequest))]
 [JsonSerializable(typeof(StopStreamEncryptionResponse))]
 [JsonSerializable(typeof(SubscribeToShardRequest))]
-[JsonSerializable(typeof(SubscribeToShardResponse))]
 [JsonSerializable(typeof(TagResourceRequest))]
 [JsonSerializable(typeof(TagResourceResponse))]
 [JsonSerializable(typeof(UntagResourceRequest))]
@@ -1380,6 +1379,7 @@ public sealed partial class KinesisClient
 [JsonSerializable(typeof(UpdateStreamRecordDistributionStrategyResponse))]
 [JsonSerializable(typeof(UpdateStreamWarmThroughputRequest))]
 [JsonSerializable(typeof(UpdateStreamWarmThroughputResponse))]
+[JsonSerializable(typeof(SubscribeToShardEvent))]
 internal sealed partial class KinesisJsonContext : JsonSerializerContext
 {
 }
