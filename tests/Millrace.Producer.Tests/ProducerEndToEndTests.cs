@@ -168,8 +168,10 @@ public class ProducerEndToEndTests
         Assert.True(aggregated > w.Count / 2, $"only {aggregated} of {w.Count} user records were aggregated");
     }
 
-    [Fact]
-    public async Task AServerRestartMidRunLosesNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AServerRestartMidRunLosesNothing(bool killed)
     {
         await using var server = await MillraceProcess.StartAsync();
         using var client = new KinesisClient(OptionsFor(server));
@@ -183,8 +185,17 @@ public class ProducerEndToEndTests
             {
                 if (i == 40_000)
                 {
-                    // Down mid-run: in-flight calls fail, the producer backs off and retries until it is back.
-                    await server.StopAsync();
+                    // Down mid-run (SIGTERM, or SIGKILL with calls in flight): in-flight calls fail, the producer
+                    // backs off and retries until it is back.
+                    if (killed)
+                    {
+                        server.Kill();
+                    }
+                    else
+                    {
+                        await server.StopAsync();
+                    }
+
                     restart = Task.Run(async () =>
                     {
                         await Task.Delay(300);
