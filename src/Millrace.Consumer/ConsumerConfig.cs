@@ -48,15 +48,15 @@ public sealed class ConsumerConfig
 
     /// <summary>How long a lease's counter must stay unchanged, as seen by this worker's scans, before the lease counts as
     /// expired. Expiry is judged from the scan that first saw the last renewal, which is up to one taker interval after
-    /// it, and the take happens at the next pass, up to one more interval later; so failover − 3 taker intervals makes
-    /// a dead worker's leases move within the failover time of its last renewal, with one interval to spare for late
-    /// timers on a busy machine (the KCL waits the whole failover time from that scan, and moves leases up to two taker
+    /// it, and the take happens at the next pass, up to one more interval later; so failover − 4 taker intervals makes
+    /// a dead worker's leases move within the failover time of its last renewal, with two intervals to spare for late
+    /// timers and slow scans on a busy machine (the KCL waits the whole failover time from that scan, and moves leases up to two taker
     /// intervals late). Never less than two renewal periods, so a live owner that misses one renewal keeps its leases.</summary>
     public TimeSpan LeaseExpiry
     {
         get
         {
-            var expiry = FailoverTime - 3 * EffectiveTakerInterval;
+            var expiry = FailoverTime - 4 * EffectiveTakerInterval;
             return expiry > 2 * RenewerInterval ? expiry : 2 * RenewerInterval;
         }
     }

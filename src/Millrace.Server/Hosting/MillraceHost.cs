@@ -68,10 +68,7 @@ public sealed class MillraceHost : IAsyncDisposable
         {
             var tokens = OpaqueTokens.LoadOrCreate(Path.Combine(options.DataDirectory, "server", "token.key"));
             var port = new SharedPort(new IPEndPoint(address, options.Port));
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            var builder = QuietBuilder();
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.AddServerHeader = false;
@@ -168,13 +165,20 @@ public sealed class MillraceHost : IAsyncDisposable
         }
     }
 
-    /// <summary>The DynamoDB endpoint: its own Kestrel on its own port (HTTP/1.1, as the SDKs talk to DynamoDB).</summary>
-    private static async Task<(WebApplication App, int Port)> StartDynamoDbAsync(MillraceServerOptions options, IPAddress address, int port, ITableStore tables, CancellationToken ct)
+    /// <summary>A slim ASP.NET builder that logs warnings and errors only, one line each.</summary>
+    private static WebApplicationBuilder QuietBuilder()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        return builder;
+    }
+
+    /// <summary>The DynamoDB endpoint: its own Kestrel on its own port (HTTP/1.1, as the SDKs talk to DynamoDB).</summary>
+    private static async Task<(WebApplication App, int Port)> StartDynamoDbAsync(MillraceServerOptions options, IPAddress address, int port, ITableStore tables, CancellationToken ct)
+    {
+        var builder = QuietBuilder();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
