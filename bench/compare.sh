@@ -44,7 +44,7 @@ for name in "${list[@]}"; do
   port=$(free_port)
   case "$name" in
     millrace)
-      dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --dynamodb-port 0 --data-dir "$tmp/millrace-data" > "$tmp/$name.log" 2>&1 & pid=$! ;;
+      dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --data-dir "$tmp/millrace-data" > "$tmp/$name.log" 2>&1 & pid=$! ;;
     kinesalite)
       node -r "$here/putrecords/loopback.cjs" "$peers/node_modules/kinesalite/cli.js" --port "$port" --createStreamMs 0 --deleteStreamMs 0 --shardLimit 100000 > "$tmp/$name.log" 2>&1 & pid=$! ;;
     kinesis-mock)

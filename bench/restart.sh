@@ -15,7 +15,7 @@ tmp="$(mktemp -d)"; pid=""
 trap 'if [[ -n "$pid" ]]; then kill -9 "$pid" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 start_server() {
-  dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --dynamodb-port 0 --data-dir "$tmp/data" > "$tmp/log" 2>&1 & pid=$!
+  dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --data-dir "$tmp/data" > "$tmp/log" 2>&1 & pid=$!
   for _ in $(seq 1 6000); do grep -q ready "$tmp/log" 2>/dev/null && return 0; sleep 0.01; done
   echo "server did not start" >&2; cat "$tmp/log" >&2; return 1
 }

@@ -10,7 +10,7 @@ streams="${1:-5}"; shards="${2:-2000}"
 tmp="$(mktemp -d)"; pid=""
 trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --dynamodb-port 0 --data-dir "$tmp/data" > "$tmp/log" 2>&1 & pid=$!
+dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --data-dir "$tmp/data" > "$tmp/log" 2>&1 & pid=$!
 for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 call() { curl -sS -m 120 -X POST "http://127.0.0.1:$port/" -H "X-Amz-Target: Kinesis_20131202.$1" -H 'Content-Type: application/x-amz-json-1.1' \
   -H 'X-Amz-Date: 20261123T000000Z' -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261123/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00' -d "$2"; }

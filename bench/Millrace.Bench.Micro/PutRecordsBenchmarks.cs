@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
-using Millrace.Server.Kinesis;
+using Millrace.Kinesis;
 using Millrace.Storage;
 
 namespace Millrace.Bench.Micro;

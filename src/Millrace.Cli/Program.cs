@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Millrace.Server;
 using Millrace.Server.Hosting;
-using Millrace.Server.Limits;
+using Millrace.Kinesis.Limits;
 
 namespace Millrace.Cli;
 
@@ -12,7 +12,7 @@ public static class Program
 {
     public static Task<int> Main(string[] args)
     {
-        var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis.");
+        var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis, with DynamoDB and S3 on the same endpoint.");
         root.Subcommands.Add(ServeCommand());
         return root.Parse(args).InvokeAsync();
     }
@@ -21,7 +21,7 @@ public static class Program
     {
         var host = new Option<string>("--host") { Description = "Address to listen on (loopback by default).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port; 0 picks a free one.", DefaultValueFactory = _ => 4567 };
-        var dynamoPort = new Option<int>("--dynamodb-port") { Description = "TCP port of the DynamoDB endpoint (lease tables); 0 picks a free one.", DefaultValueFactory = _ => 4568 };
+        var dynamoPort = new Option<int?>("--dynamodb-port") { Description = "Also serve DynamoDB alone on this port (it is always on --port); 0 picks a free one." };
         var dataDir = new Option<string>("--data-dir") { Description = "Where streams and records are stored.", DefaultValueFactory = _ => "./millrace-data" };
         var region = new Option<string>("--region") { Description = "Region used in ARNs.", DefaultValueFactory = _ => "us-east-1" };
         var account = new Option<string>("--account-id") { Description = "12-digit account id used in ARNs and messages.", DefaultValueFactory = _ => "000000000000" };
@@ -43,7 +43,7 @@ public static class Program
         var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (with --tls-key) or a PFX without password (default: self-signed, in <data-dir>/server/tls.pfx)." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
 
-        var serve = new Command("serve", "Run the Kinesis Data Streams server.")
+        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB and S3 on one endpoint.")
         {
             host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
             enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey,
@@ -106,6 +106,12 @@ public static class Program
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Millrace TLS on {tls.ToString().TrimEnd('/')}"));
         }
 
+        var main = server.Endpoint.ToString().TrimEnd('/');
+        foreach (var service in server.Services)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {service.Name,-10} {main}{ServiceHint(service.Name, server.Endpoint.Port)}"));
+        }
+
         if (server.DynamoDbEndpoint is { } dynamo)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DynamoDB listening on {dynamo.ToString().TrimEnd('/')}"));
@@ -124,4 +130,10 @@ public static class Program
         Console.Out.WriteLine("Millrace stopping: finishing requests and flushing");
         return 0;
     }
+
+    private static string ServiceHint(string service, int port) => service switch
+    {
+        "s3" => string.Create(CultureInfo.InvariantCulture, $"  (path style; virtual-hosted: http://<bucket>.localhost:{port})"),
+        _ => "",
+    };
 }

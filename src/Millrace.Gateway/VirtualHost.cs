@@ -14,15 +14,15 @@ public static class VirtualHost
             return null; // an IPv4 or IPv6 literal
         }
 
-        if (host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            return host[..^".localhost".Length];
-        }
-
         int s3 = host.IndexOf(".s3.", StringComparison.OrdinalIgnoreCase);
         if (s3 < 0)
         {
             s3 = host.IndexOf(".s3-", StringComparison.OrdinalIgnoreCase);
+        }
+
+        if (s3 < 0 && host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            s3 = host.Length - ".localhost".Length;
         }
 
         return s3 > 0 ? host[..s3] : null;

@@ -13,6 +13,7 @@ public sealed partial class MillraceProcess : IAsyncDisposable
     private readonly List<string> _output = [];
     private readonly string[] _extraArgs;
     private readonly bool _ownsDirectory;
+    private int _dynamoDbPort;
 
     private MillraceProcess(string dataDirectory, bool ownsDirectory, string[] extraArgs)
     {
@@ -31,8 +32,8 @@ public sealed partial class MillraceProcess : IAsyncDisposable
     /// <summary>http://127.0.0.1:port</summary>
     public string Endpoint => $"http://127.0.0.1:{Port}";
 
-    /// <summary>The DynamoDB endpoint's port (a free one unless the test passed its own --dynamodb-port).</summary>
-    public int DynamoDbPort { get; private set; }
+    /// <summary>The DynamoDB port: the main port (the one endpoint), or the separate one a test passed with --dynamodb-port.</summary>
+    public int DynamoDbPort => _dynamoDbPort != 0 ? _dynamoDbPort : Port;
 
     /// <summary>http://127.0.0.1:dynamodb-port</summary>
     public string DynamoDbEndpoint => $"http://127.0.0.1:{DynamoDbPort}";
@@ -76,12 +77,6 @@ public sealed partial class MillraceProcess : IAsyncDisposable
         psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         psi.ArgumentList.Add("--data-dir");
         psi.ArgumentList.Add(DataDirectory);
-        if (!_extraArgs.Contains("--dynamodb-port"))
-        {
-            psi.ArgumentList.Add("--dynamodb-port");
-            psi.ArgumentList.Add("0");
-        }
-
         foreach (var a in _extraArgs)
         {
             psi.ArgumentList.Add(a);
@@ -102,7 +97,7 @@ public sealed partial class MillraceProcess : IAsyncDisposable
             var m = ListeningLine().Match(e.Data);
             if (DynamoDbLine().Match(e.Data) is { Success: true } dynamo)
             {
-                DynamoDbPort = int.Parse(dynamo.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                _dynamoDbPort = int.Parse(dynamo.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             }
 
             if (TlsLine().Match(e.Data) is { Success: true } tls)

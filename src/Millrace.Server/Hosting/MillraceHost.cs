@@ -5,40 +5,45 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Millrace.Server.Encryption;
-using Millrace.Server.Kinesis;
-using Millrace.Server.Limits;
+using Millrace.Kinesis.Encryption;
+using Millrace.Kinesis;
+using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
+using Millrace.Gateway;
+using Millrace.S3;
 using Millrace.Storage;
+using Millrace.Storage.Objects;
 using Millrace.Storage.Tables;
 
 namespace Millrace.Server.Hosting;
 
 /// <summary>
-/// A running Millrace server: the embedded store, the Kinesis operations and Kestrel listening on one port for
-/// HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
+/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3) composed behind the one endpoint's
+/// router, and Kestrel listening on one port for HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
 /// lets in-flight ones finish and flushes the store.
 /// </summary>
 public sealed class MillraceHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly IStreamStore _store;
-    private readonly WebApplication? _dynamoApp;
-    private readonly ITableStore? _tables;
+    private readonly HostResources _resources;
 
-    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint, WebApplication? dynamoApp, ITableStore? tables, Uri? dynamoEndpoint)
+    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint, HostResources resources, Uri? dynamoEndpoint, IReadOnlyList<IAwsService> services)
     {
         _app = app;
         _store = store;
         Endpoint = endpoint;
         TlsEndpoint = tlsEndpoint;
-        _dynamoApp = dynamoApp;
-        _tables = tables;
+        _resources = resources;
         DynamoDbEndpoint = dynamoEndpoint;
+        Services = services;
     }
 
-    /// <summary>The DynamoDB endpoint, e.g. http://127.0.0.1:4568, when <see cref="MillraceServerOptions.DynamoDbPort"/> is set.</summary>
+    /// <summary>The extra DynamoDB-only endpoint, e.g. http://127.0.0.1:4568, when <see cref="MillraceServerOptions.DynamoDbPort"/> is set.</summary>
     public Uri? DynamoDbEndpoint { get; }
+
+    /// <summary>Every service answering on <see cref="Endpoint"/>, in routing order.</summary>
+    public IReadOnlyList<IAwsService> Services { get; }
 
     /// <summary>The address clients use, e.g. http://127.0.0.1:4567.</summary>
     public Uri Endpoint { get; }
@@ -64,6 +69,7 @@ public sealed class MillraceHost : IAsyncDisposable
                 EncryptionKeys = keys,
             },
             ct);
+        var resources = new HostResources();
         try
         {
             var tokens = OpaqueTokens.LoadOrCreate(Path.Combine(options.DataDirectory, "server", "token.key"));
@@ -113,9 +119,19 @@ public sealed class MillraceHost : IAsyncDisposable
             resharding.Register(operations);
             new SubscribeToShardOperations(streams, keys, app.Services.GetRequiredService<ILogger<SubscribeToShardOperations>>(), app.Lifetime.ApplicationStopping)
                 .Register(operations);
-            var endpoint = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
+            var kinesis = new KinesisEndpoint(operations, options.Clock, app.Services.GetRequiredService<ILogger<KinesisEndpoint>>(),
                 options.EnforceLimits ? new ControlPlaneLimiter(options.AccountId) : null);
-            app.Run(endpoint.HandleAsync);
+            resources.Tables = SqliteTableStore.Open(Path.Combine(options.DataDirectory, "dynamodb"));
+            var dynamo = new DynamoDbEndpoint(
+                new DynamoDbService(resources.Tables, options.Region, options.AccountId, options.Clock),
+                app.Services.GetRequiredService<ILogger<DynamoDbEndpoint>>());
+            resources.Objects = await FileObjectStore.OpenAsync(
+                new ObjectStoreOptions { DataDirectory = Path.Combine(options.DataDirectory, "s3"), Clock = options.Clock }, ct);
+            var s3 = new S3Service(resources.Objects, new S3Options { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
+
+            // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
+            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3]));
+            app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
             Uri? tlsEndpoint = null;
@@ -127,39 +143,28 @@ public sealed class MillraceHost : IAsyncDisposable
                 tlsEndpoint = new Uri($"https://{options.Host}:{https.Port}");
             }
 
-            var kinesisEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
-            if (options.DynamoDbPort is not { } requestedPort)
-            {
-                return new MillraceHost(app, store, kinesisEndpoint, tlsEndpoint, null, null, null);
-            }
-
-            WebApplication? dynamoApp = null;
-            SqliteTableStore? tables = null;
+            var mainEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
+            Uri? dynamoEndpoint = null;
             try
             {
-                tables = SqliteTableStore.Open(Path.Combine(options.DataDirectory, "dynamodb"));
-                (dynamoApp, var dynamoPort) = await StartDynamoDbAsync(options, address, requestedPort, tables, ct);
-                return new MillraceHost(app, store, kinesisEndpoint, tlsEndpoint, dynamoApp, tables, new Uri($"http://{options.Host}:{dynamoPort}"));
+                if (options.DynamoDbPort is { } requestedPort)
+                {
+                    (resources.DynamoApp, var dynamoPort) = await StartDynamoDbAsync(address, requestedPort, dynamo, ct);
+                    dynamoEndpoint = new Uri($"http://{options.Host}:{dynamoPort}");
+                }
             }
             catch
             {
-                if (dynamoApp is not null)
-                {
-                    await dynamoApp.DisposeAsync();
-                }
-
-                if (tables is not null)
-                {
-                    await tables.DisposeAsync();
-                }
-
                 await app.StopAsync(CancellationToken.None);
                 await app.DisposeAsync();
                 throw;
             }
+
+            return new MillraceHost(app, store, mainEndpoint, tlsEndpoint, resources, dynamoEndpoint, gateway.Router.Services);
         }
         catch
         {
+            await resources.DisposeAsync();
             await store.DisposeAsync();
             throw;
         }
@@ -175,8 +180,8 @@ public sealed class MillraceHost : IAsyncDisposable
         return builder;
     }
 
-    /// <summary>The DynamoDB endpoint: its own Kestrel on its own port (HTTP/1.1, as the SDKs talk to DynamoDB).</summary>
-    private static async Task<(WebApplication App, int Port)> StartDynamoDbAsync(MillraceServerOptions options, IPAddress address, int port, ITableStore tables, CancellationToken ct)
+    /// <summary>The optional DynamoDB-only port: its own Kestrel (HTTP/1.1, as the SDKs talk to DynamoDB) over the same service.</summary>
+    private static async Task<(WebApplication App, int Port)> StartDynamoDbAsync(IPAddress address, int port, DynamoDbEndpoint dynamo, CancellationToken ct)
     {
         var builder = QuietBuilder();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -185,9 +190,7 @@ public sealed class MillraceHost : IAsyncDisposable
             kestrel.Listen(address, port, listen => listen.Protocols = HttpProtocols.Http1);
         });
         var app = builder.Build();
-        var service = new DynamoDbService(tables, options.Region, options.AccountId, options.Clock);
-        var endpoint = new DynamoDbEndpoint(service, app.Services.GetRequiredService<ILogger<DynamoDbEndpoint>>());
-        app.Run(endpoint.HandleAsync);
+        app.Run(dynamo.HandleAsync);
         await app.StartAsync(ct);
         var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
@@ -196,20 +199,47 @@ public sealed class MillraceHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_dynamoApp is not null)
-        {
-            await _dynamoApp.StopAsync();
-            await _dynamoApp.DisposeAsync();
-        }
-
-        if (_tables is not null)
-        {
-            await _tables.DisposeAsync();
-        }
-
+        await _resources.StopDynamoAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _resources.DisposeAsync();
         await _store.FlushAsync();
         await _store.DisposeAsync();
+    }
+
+    /// <summary>What the host opened besides the stream store, closed in reverse order.</summary>
+    private sealed class HostResources : IAsyncDisposable
+    {
+        public SqliteTableStore? Tables { get; set; }
+
+        public IObjectStore? Objects { get; set; }
+
+        public WebApplication? DynamoApp { get; set; }
+
+        public async Task StopDynamoAsync()
+        {
+            if (DynamoApp is not null)
+            {
+                await DynamoApp.StopAsync();
+                await DynamoApp.DisposeAsync();
+                DynamoApp = null;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopDynamoAsync();
+            if (Objects is not null)
+            {
+                await Objects.DisposeAsync();
+                Objects = null;
+            }
+
+            if (Tables is not null)
+            {
+                await Tables.DisposeAsync();
+                Tables = null;
+            }
+        }
     }
 }

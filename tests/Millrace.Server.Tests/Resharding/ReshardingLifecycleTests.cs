@@ -1,7 +1,7 @@
 using System.Net;
 using System.Numerics;
 using Millrace.Server.Hosting;
-using Millrace.Server.Kinesis;
+using Millrace.Kinesis;
 using Millrace.Server.Tests.Infrastructure;
 using Millrace.Storage;
 using static Millrace.Server.Tests.Resharding.ReshardingSupport;
