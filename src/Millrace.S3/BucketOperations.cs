@@ -81,7 +81,13 @@ public sealed partial class S3Service
 
         if (!await store.CreateBucketAsync(bucket, region, Clock.GetUtcNow(), r.Aborted))
         {
-            throw S3Errors.BucketAlreadyOwnedByYou(bucket);
+            // AWS keeps a legacy answer for us-east-1: re-creating a bucket you own there is 200 OK;
+            // everywhere else it is 409 BucketAlreadyOwnedByYou.
+            var existing = await store.GetBucketAsync(bucket, r.Aborted);
+            if (existing is null || existing.Region != "us-east-1" || region != "us-east-1")
+            {
+                throw S3Errors.BucketAlreadyOwnedByYou(bucket);
+            }
         }
 
         r.Response.Headers.Location = "/" + bucket;

@@ -40,11 +40,20 @@ public sealed class BucketTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal("us-east-1", head.Headers.GetValues("x-amz-bucket-region").Single());
 
+        // us-east-1 keeps AWS's legacy answer: re-creating a bucket you own there succeeds.
         using var again = await _s3.SendAsync(HttpMethod.Put, "/alpha-bucket");
-        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
-        var (code, error) = await Xml.ErrorAsync(again);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal("/alpha-bucket", again.Headers.Location!.OriginalString);
+
+        // Anywhere else it is 409 BucketAlreadyOwnedByYou.
+        const string euConfig = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+        (await _s3.PutAsync("/owned-in-eu", euConfig)).Dispose();
+        using var againEu = await _s3.PutAsync("/owned-in-eu", euConfig);
+        Assert.Equal(HttpStatusCode.Conflict, againEu.StatusCode);
+        var (code, error) = await Xml.ErrorAsync(againEu);
         Assert.Equal("BucketAlreadyOwnedByYou", code);
         Assert.Equal("Your previous request to create the named bucket succeeded and you already own it.", error.Element("Message")!.Value);
+        (await _s3.SendAsync(HttpMethod.Delete, "/owned-in-eu")).Dispose();
 
         (await _s3.PutAsync("/alpha-bucket/obj", "x")).Dispose();
         using var notEmpty = await _s3.SendAsync(HttpMethod.Delete, "/alpha-bucket");

@@ -162,7 +162,13 @@ def errors():
     assert err(lambda: s3.get_object(Bucket=f"{prefix}-nope", Key="k")) == ("NoSuchBucket", 404)
     assert err(lambda: s3.get_object(Bucket=bucket, Key="no/such/key")) == ("NoSuchKey", 404)
     assert err(lambda: s3.delete_bucket(Bucket=bucket)) == ("BucketNotEmpty", 409)
-    assert err(lambda: s3.create_bucket(Bucket=bucket), "create existing bucket") == ("BucketAlreadyOwnedByYou", 409)
+    # Re-creating an owned bucket is 200 in us-east-1 (AWS's legacy answer) and 409 in every other region.
+    s3.create_bucket(Bucket=bucket)
+    eu = f"{prefix}-eu"
+    s3.create_bucket(Bucket=eu, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert err(lambda: s3.create_bucket(Bucket=eu, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}),
+               "create existing bucket") == ("BucketAlreadyOwnedByYou", 409)
+    s3.delete_bucket(Bucket=eu)
     assert err(lambda: s3.create_bucket(Bucket="Invalid_Name"), "Invalid_Name") == ("InvalidBucketName", 400)
     assert err(lambda: s3.head_object(Bucket=bucket, Key="no/such/key")) == ("404", 404)
 
