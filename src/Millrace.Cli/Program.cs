@@ -12,7 +12,7 @@ public static class Program
 {
     public static Task<int> Main(string[] args)
     {
-        var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis, with DynamoDB and S3 on the same endpoint.");
+        var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis, with DynamoDB, S3 and CloudWatch Logs on the same endpoint.");
         root.Subcommands.Add(ServeCommand());
         return root.Parse(args).InvokeAsync();
     }
@@ -43,7 +43,7 @@ public static class Program
         var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (with --tls-key) or a PFX without password (default: self-signed, in <data-dir>/server/tls.pfx)." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
 
-        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB and S3 on one endpoint.")
+        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3 and CloudWatch Logs on one endpoint.")
         {
             host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
             enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey,

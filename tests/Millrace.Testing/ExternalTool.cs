@@ -27,11 +27,38 @@ public static class ExternalTool
 
     public static async Task<Result> RunAsync(string fileName, IEnumerable<string> args, IDictionary<string, string>? env = null, string? workingDirectory = null, TimeSpan? timeout = null, string? stdin = null)
     {
+        var psi = StartInfo(fileName, args, env, workingDirectory);
+        psi.RedirectStandardInput = stdin is not null;
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {fileName}");
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{fileName} {string.Join(' ', args)} timed out\n{await stdout}\n{await stderr}");
+        }
+
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>A start description with redirected output and the test environment: for a client a test runs in the background.</summary>
+    public static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> args, IDictionary<string, string>? env = null, string? workingDirectory = null)
+    {
         var psi = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            RedirectStandardInput = stdin is not null,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? RepositoryRoot,
         };
@@ -58,26 +85,6 @@ public static class ExternalTool
             }
         }
 
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {fileName}");
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-            process.StandardInput.Close();
-        }
-
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', args)} timed out\n{await stdout}\n{await stderr}");
-        }
-
-        return new Result(process.ExitCode, await stdout, await stderr);
+        return psi;
     }
 }

@@ -10,15 +10,17 @@ using Millrace.Kinesis;
 using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
 using Millrace.Gateway;
+using Millrace.Logs;
 using Millrace.S3;
 using Millrace.Storage;
+using Millrace.Storage.Logs;
 using Millrace.Storage.Objects;
 using Millrace.Storage.Tables;
 
 namespace Millrace.Server.Hosting;
 
 /// <summary>
-/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3) composed behind the one endpoint's
+/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs) composed behind the one endpoint's
 /// router, and Kestrel listening on one port for HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
 /// lets in-flight ones finish and flushes the store.
 /// </summary>
@@ -129,8 +131,12 @@ public sealed class MillraceHost : IAsyncDisposable
                 new ObjectStoreOptions { DataDirectory = Path.Combine(options.DataDirectory, "s3"), Clock = options.Clock }, ct);
             var s3 = new S3Service(resources.Objects, new S3Options { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
 
+            resources.Logs = SqliteLogStore.Open(Path.Combine(options.DataDirectory, "logs"));
+            var logs = new LogsService(resources.Logs, new LogsOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
+            resources.StartBackground(token => logs.RunRetentionSweepAsync(TimeSpan.FromMinutes(10), token));
+
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
-            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3]));
+            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint]));
             app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
@@ -214,7 +220,25 @@ public sealed class MillraceHost : IAsyncDisposable
 
         public IObjectStore? Objects { get; set; }
 
+        public SqliteLogStore? Logs { get; set; }
+
         public WebApplication? DynamoApp { get; set; }
+
+        private readonly CancellationTokenSource _background = new();
+        private readonly List<Task> _backgroundTasks = [];
+
+        /// <summary>Runs a loop (e.g. a retention sweep) until the host stops; it ends before the stores close.</summary>
+        public void StartBackground(Func<CancellationToken, Task> loop) =>
+            _backgroundTasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await loop(_background.Token);
+                }
+                catch (OperationCanceledException) when (_background.IsCancellationRequested)
+                {
+                }
+            }));
 
         public async Task StopDynamoAsync()
         {
@@ -229,6 +253,11 @@ public sealed class MillraceHost : IAsyncDisposable
         public async ValueTask DisposeAsync()
         {
             await StopDynamoAsync();
+            await _background.CancelAsync();
+            await Task.WhenAll(_backgroundTasks);
+            _background.Dispose();
+            Logs?.Dispose();
+            Logs = null;
             if (Objects is not null)
             {
                 await Objects.DisposeAsync();

@@ -9,27 +9,11 @@ namespace Millrace.Storage.Tables;
 /// </summary>
 public sealed class SqliteTableStore : ITableStore
 {
-    private readonly SqliteConnection _db;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SerializedSqlite _sql;
 
-    private SqliteTableStore(SqliteConnection db) => _db = db;
+    private SqliteTableStore(SerializedSqlite sql) => _sql = sql;
 
-    public static SqliteTableStore Open(string directory)
-    {
-        Directory.CreateDirectory(directory);
-        var builder = new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(directory, "tables.db"),
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        };
-        var db = new SqliteConnection(builder.ToString());
-        db.Open();
-        try
-        {
-            Execute(db, "PRAGMA journal_mode=WAL;");
-            Execute(db, "PRAGMA synchronous=FULL;");
-            Execute(db, """
+    public static SqliteTableStore Open(string directory) => new(SerializedSqlite.Open(directory, "tables.db", """
                 CREATE TABLE IF NOT EXISTS tables (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
                     name TEXT NOT NULL UNIQUE,
@@ -41,85 +25,43 @@ public sealed class SqliteTableStore : ITableStore
                     range BLOB NOT NULL,
                     body BLOB NOT NULL,
                     PRIMARY KEY (table_id, hash, range)) WITHOUT ROWID;
-                """);
-        }
-        catch
-        {
-            db.Dispose();
-            throw;
-        }
-
-        return new SqliteTableStore(db);
-    }
-
-    private static void Execute(SqliteConnection db, string sql)
-    {
-        using var command = db.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private async ValueTask<T> LockedAsync<T>(Func<T> work, CancellationToken ct)
-    {
-        await _gate.WaitAsync(ct);
-        try
-        {
-            return work();
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    private SqliteCommand Command(string sql, SqliteTransaction? tx = null, params (string Name, object Value)[] parameters)
-    {
-        var command = _db.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = tx;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return command;
-    }
+                """));
 
     private long? TableId(string table, SqliteTransaction? tx = null)
     {
-        using var command = Command("SELECT id FROM tables WHERE name = $n", tx, ("$n", table));
+        using var command = _sql.Command("SELECT id FROM tables WHERE name = $n", tx, ("$n", table));
         return command.ExecuteScalar() is long id ? id : null;
     }
 
     private long RequireTableId(string table, SqliteTransaction? tx = null) => TableId(table, tx) ?? throw new TableNotFoundException(table);
 
     public ValueTask<bool> CreateTableAsync(string name, ReadOnlyMemory<byte> metadata, long createdMs, CancellationToken cancellationToken = default) =>
-        LockedAsync(() =>
+        _sql.LockedAsync(() =>
         {
-            using var command = Command("INSERT OR IGNORE INTO tables (name, metadata, created_ms) VALUES ($n, $m, $c)", null,
+            using var command = _sql.Command("INSERT OR IGNORE INTO tables (name, metadata, created_ms) VALUES ($n, $m, $c)", null,
                 ("$n", name), ("$m", metadata.ToArray()), ("$c", createdMs));
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
     public ValueTask<bool> UpdateTableAsync(string name, ReadOnlyMemory<byte> metadata, CancellationToken cancellationToken = default) =>
-        LockedAsync(() =>
+        _sql.LockedAsync(() =>
         {
-            using var command = Command("UPDATE tables SET metadata = $m WHERE name = $n", null, ("$n", name), ("$m", metadata.ToArray()));
+            using var command = _sql.Command("UPDATE tables SET metadata = $m WHERE name = $n", null, ("$n", name), ("$m", metadata.ToArray()));
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 
     public ValueTask<StoredTable?> GetTableAsync(string name, CancellationToken cancellationToken = default) =>
-        LockedAsync(() =>
+        _sql.LockedAsync(() =>
         {
-            using var command = Command("SELECT name, metadata, created_ms FROM tables WHERE name = $n", null, ("$n", name));
+            using var command = _sql.Command("SELECT name, metadata, created_ms FROM tables WHERE name = $n", null, ("$n", name));
             using var reader = command.ExecuteReader();
             return reader.Read() ? new StoredTable(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2)) : null;
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<StoredTable>> ListTablesAsync(CancellationToken cancellationToken = default) =>
-        LockedAsync<IReadOnlyList<StoredTable>>(() =>
+        _sql.LockedAsync<IReadOnlyList<StoredTable>>(() =>
         {
-            using var command = Command("SELECT name, metadata, created_ms FROM tables ORDER BY name");
+            using var command = _sql.Command("SELECT name, metadata, created_ms FROM tables ORDER BY name");
             using var reader = command.ExecuteReader();
             var tables = new List<StoredTable>();
             while (reader.Read())
@@ -132,20 +74,20 @@ public sealed class SqliteTableStore : ITableStore
         }, cancellationToken);
 
     public ValueTask<bool> DeleteTableAsync(string name, CancellationToken cancellationToken = default) =>
-        LockedAsync(() =>
+        _sql.LockedAsync(() =>
         {
-            using var tx = _db.BeginTransaction();
+            using var tx = _sql.BeginTransaction();
             if (TableId(name, tx) is not { } id)
             {
                 return false;
             }
 
-            using (var items = Command("DELETE FROM items WHERE table_id = $t", tx, ("$t", id)))
+            using (var items = _sql.Command("DELETE FROM items WHERE table_id = $t", tx, ("$t", id)))
             {
                 items.ExecuteNonQuery();
             }
 
-            using (var table = Command("DELETE FROM tables WHERE id = $t", tx, ("$t", id)))
+            using (var table = _sql.Command("DELETE FROM tables WHERE id = $t", tx, ("$t", id)))
             {
                 table.ExecuteNonQuery();
             }
@@ -155,17 +97,17 @@ public sealed class SqliteTableStore : ITableStore
         }, cancellationToken);
 
     public ValueTask<TableStatistics> GetStatisticsAsync(string table, CancellationToken cancellationToken = default) =>
-        LockedAsync(() =>
+        _sql.LockedAsync(() =>
         {
             long id = RequireTableId(table);
-            using var command = Command("SELECT COUNT(*), COALESCE(SUM(length(body)), 0) FROM items WHERE table_id = $t", null, ("$t", id));
+            using var command = _sql.Command("SELECT COUNT(*), COALESCE(SUM(length(body)), 0) FROM items WHERE table_id = $t", null, ("$t", id));
             using var reader = command.ExecuteReader();
             reader.Read();
             return new TableStatistics(reader.GetInt64(0), reader.GetInt64(1));
         }, cancellationToken);
 
     public ValueTask<StoredItem?> GetItemAsync(string table, ItemKey key, CancellationToken cancellationToken = default) =>
-        LockedAsync(() =>
+        _sql.LockedAsync(() =>
         {
             long id = RequireTableId(table);
             return ReadBody(id, key, null) is { } body ? new StoredItem(key, body) : null;
@@ -173,15 +115,15 @@ public sealed class SqliteTableStore : ITableStore
 
     private byte[]? ReadBody(long tableId, ItemKey key, SqliteTransaction? tx)
     {
-        using var command = Command("SELECT body FROM items WHERE table_id = $t AND hash = $h AND range = $r", tx,
+        using var command = _sql.Command("SELECT body FROM items WHERE table_id = $t AND hash = $h AND range = $r", tx,
             ("$t", tableId), ("$h", key.HashKey.ToArray()), ("$r", key.RangeKey.ToArray()));
         return command.ExecuteScalar() as byte[];
     }
 
     public ValueTask<ReadOnlyMemory<byte>?> MutateItemAsync(string table, ItemKey key, Func<ReadOnlyMemory<byte>?, ItemMutation> decide, CancellationToken cancellationToken = default) =>
-        LockedAsync<ReadOnlyMemory<byte>?>(() =>
+        _sql.LockedAsync<ReadOnlyMemory<byte>?>(() =>
         {
-            using var tx = _db.BeginTransaction();
+            using var tx = _sql.BeginTransaction();
             long id = RequireTableId(table, tx);
             var before = ReadBody(id, key, tx);
             // Not `before is null ? null : before`: null would convert to an empty ReadOnlyMemory through byte[].
@@ -190,7 +132,7 @@ public sealed class SqliteTableStore : ITableStore
             switch (mutation.Kind)
             {
                 case ItemMutationKind.Put:
-                    using (var put = Command("INSERT OR REPLACE INTO items (table_id, hash, range, body) VALUES ($t, $h, $r, $b)", tx,
+                    using (var put = _sql.Command("INSERT OR REPLACE INTO items (table_id, hash, range, body) VALUES ($t, $h, $r, $b)", tx,
                         ("$t", id), ("$h", key.HashKey.ToArray()), ("$r", key.RangeKey.ToArray()), ("$b", mutation.Body.ToArray())))
                     {
                         put.ExecuteNonQuery();
@@ -198,7 +140,7 @@ public sealed class SqliteTableStore : ITableStore
 
                     break;
                 case ItemMutationKind.Delete when before is not null:
-                    using (var delete = Command("DELETE FROM items WHERE table_id = $t AND hash = $h AND range = $r", tx,
+                    using (var delete = _sql.Command("DELETE FROM items WHERE table_id = $t AND hash = $h AND range = $r", tx,
                         ("$t", id), ("$h", key.HashKey.ToArray()), ("$r", key.RangeKey.ToArray())))
                     {
                         delete.ExecuteNonQuery();
@@ -214,7 +156,7 @@ public sealed class SqliteTableStore : ITableStore
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<StoredItem>> ReadItemsAsync(string table, ReadOnlyMemory<byte>? hashKey, ItemKey? exclusiveStart, int limit, bool descending = false, CancellationToken cancellationToken = default) =>
-        LockedAsync<IReadOnlyList<StoredItem>>(() =>
+        _sql.LockedAsync<IReadOnlyList<StoredItem>>(() =>
         {
             long id = RequireTableId(table);
             var parameters = new List<(string, object)> { ("$t", id), ("$l", limit) };
@@ -244,7 +186,7 @@ public sealed class SqliteTableStore : ITableStore
                 order = "hash, range";
             }
 
-            using var command = Command($"SELECT hash, range, body FROM items WHERE {where} ORDER BY {order} LIMIT $l", null, [.. parameters]);
+            using var command = _sql.Command($"SELECT hash, range, body FROM items WHERE {where} ORDER BY {order} LIMIT $l", null, [.. parameters]);
             using var reader = command.ExecuteReader();
             var items = new List<StoredItem>();
             while (reader.Read())
@@ -257,8 +199,7 @@ public sealed class SqliteTableStore : ITableStore
 
     public ValueTask DisposeAsync()
     {
-        _db.Dispose();
-        _gate.Dispose();
+        _sql.Dispose();
         return ValueTask.CompletedTask;
     }
 }

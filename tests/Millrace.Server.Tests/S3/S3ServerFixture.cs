@@ -67,6 +67,17 @@ public static class S3TestSupport
         return doc.RootElement.Clone();
     }
 
+    /// <summary>Asserts that an acceptance script (tests/clients/python/acceptance.py) ran every expected check and all passed.</summary>
+    public static void RequireChecks(MillraceProcess server, ExternalTool.Result result, string what, params string[] expected)
+    {
+        var summary = Summary(server, result, what);
+        var checks = summary.GetProperty("checks").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
+        Assert.True(expected.All(checks.ContainsKey), Describe(server, result, $"{what}: missing checks"));
+        var failed = checks.Where(c => c.Value != "ok").Select(c => $"{c.Key}: {c.Value}").ToList();
+        Assert.True(failed.Count == 0, Describe(server, result, $"{what}: failed checks:\n" + string.Join('\n', failed)));
+        Assert.True(result.ExitCode == 0, Describe(server, result, $"{what}: exit code"));
+    }
+
     public static string Sha256(byte[] data) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
 
     public static string Sha256File(string path) => Sha256(File.ReadAllBytes(path));

@@ -6,7 +6,6 @@ Prints `CHECK name ok|FAIL detail` lines and one `SUMMARY {json}` line; exits 1 
 script can be run against moto_server and its deviations read from the CHECK lines).
 """
 import hashlib
-import json
 import os
 import sys
 import time
@@ -17,29 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+
+from acceptance import check, err, finish
 
 endpoint, prefix, workdir = sys.argv[1], sys.argv[2], sys.argv[3]
 s3 = boto3.client("s3", endpoint_url=endpoint, config=Config(retries={"max_attempts": 2}, max_pool_connections=16))
-results = {}
-
-
-def check(name, fn):
-    try:
-        fn()
-        results[name] = "ok"
-        print(f"CHECK {name} ok", flush=True)
-    except Exception as e:  # noqa: BLE001 - every deviation is reported, not just assertion errors
-        results[name] = f"FAIL {type(e).__name__}: {e}"
-        print(f"CHECK {name} FAIL {type(e).__name__}: {e}", flush=True)
-
-
-def err(fn, what=""):
-    try:
-        fn()
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError(f"no error: {what}")
 
 
 def sha(path):
@@ -181,6 +162,4 @@ for name, fn in [("multipart", multipart), ("paging", paging), ("presigned_v4", 
                  ("metadata", metadata), ("conditional_and_range", conditional_and_range), ("errors", errors)]:
     check(name, fn)
 
-ok = all(v == "ok" for v in results.values())
-print("SUMMARY " + json.dumps({"ok": ok, "checks": results}))
-sys.exit(0 if ok else 1)
+finish()
