@@ -12,7 +12,7 @@ public static class Program
 {
     public static Task<int> Main(string[] args)
     {
-        var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis, with DynamoDB, S3 and CloudWatch Logs on the same endpoint.");
+        var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis, with DynamoDB, S3, CloudWatch Logs and Lambda on the same endpoint.");
         root.Subcommands.Add(ServeCommand());
         return root.Parse(args).InvokeAsync();
     }
@@ -42,11 +42,13 @@ public static class Program
         var tlsPort = new Option<int?>("--tls-port") { Description = "Also serve TLS (h2 by ALPN, HTTP/1.1) on this port; 0 picks a free one." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "TLS certificate: PEM (with --tls-key) or a PFX without password (default: self-signed, in <data-dir>/server/tls.pfx)." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
+        var lambdaConcurrency = new Option<int>("--lambda-concurrency") { Description = "Lambda execution environments (processes) that may run at once, over all functions.", DefaultValueFactory = _ => 16 };
+        var lambdaIdle = new Option<int>("--lambda-idle-seconds") { Description = "How long an idle Lambda execution environment stays warm.", DefaultValueFactory = _ => 300 };
 
-        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3 and CloudWatch Logs on one endpoint.")
+        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3, CloudWatch Logs and Lambda on one endpoint.")
         {
             host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
-            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey,
+            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey, lambdaConcurrency, lambdaIdle,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -68,6 +70,8 @@ public static class Program
                 TlsPort = parse.GetValue(tlsPort),
                 TlsCertificatePath = parse.GetValue(tlsCert) is { } cert ? Path.GetFullPath(cert) : null,
                 TlsKeyPath = parse.GetValue(tlsKey) is { } key ? Path.GetFullPath(key) : null,
+                LambdaConcurrency = Math.Max(1, parse.GetValue(lambdaConcurrency)),
+                LambdaIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(lambdaIdle))),
                 Limits = new ThroughputLimits
                 {
                     ShardWriteBytesPerSecond = parse.GetValue(writeBytes),

@@ -31,4 +31,10 @@ public sealed class MillraceServerOptions : KinesisOptions
 
     /// <summary>The PEM private key of <see cref="TlsCertificatePath"/>.</summary>
     public string? TlsKeyPath { get; set; }
+
+    /// <summary>Lambda execution environments that may run at once over all functions.</summary>
+    public int LambdaConcurrency { get; set; } = 16;
+
+    /// <summary>How long an idle Lambda execution environment is kept warm.</summary>
+    public TimeSpan LambdaIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -10,9 +10,12 @@ using Millrace.Kinesis;
 using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
 using Millrace.Gateway;
+using Millrace.Lambda;
+using Millrace.Lambda.Runtime;
 using Millrace.Logs;
 using Millrace.S3;
 using Millrace.Storage;
+using Millrace.Storage.Functions;
 using Millrace.Storage.Logs;
 using Millrace.Storage.Objects;
 using Millrace.Storage.Tables;
@@ -20,7 +23,7 @@ using Millrace.Storage.Tables;
 namespace Millrace.Server.Hosting;
 
 /// <summary>
-/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs) composed behind the one endpoint's
+/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs, Lambda) composed behind the one endpoint's
 /// router, and Kestrel listening on one port for HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
 /// lets in-flight ones finish and flushes the store.
 /// </summary>
@@ -135,8 +138,22 @@ public sealed class MillraceHost : IAsyncDisposable
             var logs = new LogsService(resources.Logs, new LogsOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
             resources.StartBackground(token => logs.RunRetentionSweepAsync(TimeSpan.FromMinutes(10), token));
 
+            var lambdaDirectory = Path.Combine(options.DataDirectory, "lambda");
+            resources.Functions = SqliteFunctionStore.Open(lambdaDirectory);
+            var lambdaOptions = new LambdaOptions
+            {
+                Region = options.Region,
+                AccountId = options.AccountId,
+                Clock = options.Clock,
+                WorkDirectory = Path.Combine(lambdaDirectory, "run"),
+                Concurrency = options.LambdaConcurrency,
+                IdleTimeout = options.LambdaIdleTimeout,
+            };
+            resources.Executor = await FunctionExecutor.StartAsync(lambdaOptions, new FunctionLogBridge(logs), ct);
+            resources.Lambda = new LambdaService(resources.Functions, resources.Executor, lambdaOptions, new CodeObjectBridge(resources.Objects));
+
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
-            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint]));
+            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint]));
             app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
@@ -150,6 +167,7 @@ public sealed class MillraceHost : IAsyncDisposable
             }
 
             var mainEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
+            lambdaOptions.ServiceEndpoint = mainEndpoint.ToString().TrimEnd('/');
             Uri? dynamoEndpoint = null;
             try
             {
@@ -222,6 +240,12 @@ public sealed class MillraceHost : IAsyncDisposable
 
         public SqliteLogStore? Logs { get; set; }
 
+        public SqliteFunctionStore? Functions { get; set; }
+
+        public FunctionExecutor? Executor { get; set; }
+
+        public LambdaService? Lambda { get; set; }
+
         public WebApplication? DynamoApp { get; set; }
 
         private readonly CancellationTokenSource _background = new();
@@ -256,6 +280,22 @@ public sealed class MillraceHost : IAsyncDisposable
             await _background.CancelAsync();
             await Task.WhenAll(_backgroundTasks);
             _background.Dispose();
+
+            // Lambda before the stores its environments log to and read code from.
+            if (Lambda is not null)
+            {
+                await Lambda.DisposeAsync();
+                Lambda = null;
+            }
+
+            if (Executor is not null)
+            {
+                await Executor.DisposeAsync();
+                Executor = null;
+            }
+
+            Functions?.Dispose();
+            Functions = null;
             Logs?.Dispose();
             Logs = null;
             if (Objects is not null)

@@ -13,20 +13,9 @@ public sealed class LogsClientTests(S3ServerFixture fixture) : IClassFixture<S3S
 {
     private MillraceProcess Server => fixture.Server;
 
-    private string[] AwsArgs(params string[] args) =>
-        ["--endpoint-url", Server.Endpoint, "--region", "us-east-1", "--no-cli-pager", "--output", "json", .. args];
+    private string[] AwsArgs(params string[] args) => S3TestSupport.AwsCliArgs(Server, args);
 
-    private async Task<string> Aws(params string[] args)
-    {
-        if (!File.Exists(S3TestSupport.AwsPath))
-        {
-            Assert.Fail($"{S3TestSupport.AwsPath} (AWS CLI v2) is missing; run scripts/install-test-tools.sh (./test does it)");
-        }
-
-        var result = await ExternalTool.RunAsync(S3TestSupport.AwsPath, AwsArgs(args), timeout: TimeSpan.FromSeconds(60));
-        S3TestSupport.RequireSuccess(Server, result, "aws " + string.Join(' ', args));
-        return result.StdOut;
-    }
+    private Task<string> Aws(params string[] args) => S3TestSupport.AwsCliAsync(Server, args);
 
     private static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 

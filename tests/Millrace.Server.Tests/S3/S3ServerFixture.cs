@@ -67,6 +67,23 @@ public static class S3TestSupport
         return doc.RootElement.Clone();
     }
 
+    /// <summary>AWS CLI v2 arguments against <paramref name="server"/>: endpoint, region, JSON output, no pager.</summary>
+    public static string[] AwsCliArgs(MillraceProcess server, params string[] args) =>
+        ["--endpoint-url", server.Endpoint, "--region", "us-east-1", "--no-cli-pager", "--output", "json", .. args];
+
+    /// <summary>Runs <c>aws</c> against <paramref name="server"/> and returns its standard output; fails the test if it fails.</summary>
+    public static async Task<string> AwsCliAsync(MillraceProcess server, params string[] args)
+    {
+        if (!File.Exists(AwsPath))
+        {
+            Assert.Fail($"{AwsPath} (AWS CLI v2) is missing; run scripts/install-test-tools.sh (./test does it)");
+        }
+
+        var result = await ExternalTool.RunAsync(AwsPath, AwsCliArgs(server, args), timeout: TimeSpan.FromSeconds(90));
+        RequireSuccess(server, result, "aws " + string.Join(' ', args));
+        return result.StdOut;
+    }
+
     /// <summary>Asserts that an acceptance script (tests/clients/python/acceptance.py) ran every expected check and all passed.</summary>
     public static void RequireChecks(MillraceProcess server, ExternalTool.Result result, string what, params string[] expected)
     {

@@ -1,0 +1,50 @@
+namespace Millrace.Storage.Functions;
+
+/// <summary>One version of a function: <c>$LATEST</c> or a published number, its configuration document and the hash of its code.</summary>
+public sealed record StoredFunctionVersion(string Name, string Version, string Configuration, string CodeSha256);
+
+/// <summary>An alias of a function: its name and its document (FunctionVersion, Description, RoutingConfig, RevisionId).</summary>
+public sealed record StoredAlias(string Function, string Name, string Document);
+
+/// <summary>
+/// Durable state of Lambda functions: versions with their configuration (JSON documents the service owns), code
+/// archives by content hash, aliases, and one settings document per function (policy, concurrency, tags, counters).
+/// </summary>
+public interface IFunctionStore : IDisposable
+{
+    /// <summary>Stores a code archive under its SHA-256 (base64, as Lambda's CodeSha256); idempotent.</summary>
+    ValueTask PutCodeAsync(string sha256, ReadOnlyMemory<byte> archive, CancellationToken cancellationToken = default);
+
+    ValueTask<byte[]?> GetCodeAsync(string sha256, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates the function's <c>$LATEST</c> and its settings; false when a function of that name exists.</summary>
+    ValueTask<bool> CreateFunctionAsync(StoredFunctionVersion latest, string settings, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes a version (replacing <c>$LATEST</c>, or adding a published one).</summary>
+    ValueTask PutVersionAsync(StoredFunctionVersion version, CancellationToken cancellationToken = default);
+
+    ValueTask<StoredFunctionVersion?> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    /// <summary>Every version of a function, <c>$LATEST</c> first then by number.</summary>
+    ValueTask<IReadOnlyList<StoredFunctionVersion>> ListVersionsAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>The <c>$LATEST</c> of functions whose names sort after <paramref name="after"/>, in name order.</summary>
+    ValueTask<IReadOnlyList<StoredFunctionVersion>> ListFunctionsAsync(string? after, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a function with its versions, aliases and settings; false when there is none.</summary>
+    ValueTask<bool> DeleteFunctionAsync(string name, CancellationToken cancellationToken = default);
+
+    ValueTask<bool> DeleteVersionAsync(string name, string version, CancellationToken cancellationToken = default);
+
+    ValueTask<string?> GetSettingsAsync(string name, CancellationToken cancellationToken = default);
+
+    ValueTask PutSettingsAsync(string name, string settings, CancellationToken cancellationToken = default);
+
+    ValueTask PutAliasAsync(StoredAlias alias, CancellationToken cancellationToken = default);
+
+    ValueTask<StoredAlias?> GetAliasAsync(string function, string name, CancellationToken cancellationToken = default);
+
+    ValueTask<IReadOnlyList<StoredAlias>> ListAliasesAsync(string function, CancellationToken cancellationToken = default);
+
+    ValueTask<bool> DeleteAliasAsync(string function, string name, CancellationToken cancellationToken = default);
+}

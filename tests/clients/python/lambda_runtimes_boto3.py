@@ -1,0 +1,158 @@
+"""boto3 Lambda runtimes: Node.js handlers (CommonJS async, ES module, callback, context.succeed, errors), a
+provided.al2023 function whose bootstrap is a shell script driving the Runtime API with curl, a python function
+that prints 100 MB, and a bootstrap that never asks for work.
+
+Usage: python3 lambda_runtimes_boto3.py ENDPOINT PREFIX
+Prints `CHECK name ok|FAIL detail` lines and one `SUMMARY {json}` line; exits 1 if any check failed.
+"""
+import base64
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import boto3
+from botocore.config import Config
+
+from acceptance import check, err, finish
+
+endpoint, prefix = sys.argv[1], sys.argv[2]
+lam = boto3.client("lambda", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, read_timeout=120))
+logs = boto3.client("logs", endpoint_url=endpoint)
+kinesis = boto3.client("kinesis", endpoint_url=endpoint)
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def zip_of(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, (text, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            z.writestr(info, text)
+    return buffer.getvalue()
+
+
+def create(name, runtime, handler, files, **kw):
+    lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+                        Code={"ZipFile": zip_of({k: (v, 0o644) if isinstance(v, str) else v for k, v in files.items()})}, **kw)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def invoke(name, payload):
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), LogType="Tail")
+    body = out["Payload"].read()
+    return out, (json.loads(body) if body else None), base64.b64decode(out.get("LogResult", "")).decode()
+
+
+def node_handlers():
+    cjs = f"{prefix}-node-cjs"
+    create(cjs, "nodejs20.x", "src/index.handler", {"src/index.js": """
+const { KinesisClient, ListStreamsCommand } = (() => { try { return require('@aws-sdk/client-kinesis'); } catch { return {}; } })();
+exports.handler = async (event, context) => {
+  console.log('decoded', event.text, { nested: true });
+  return { upper: event.text.toUpperCase(), name: context.functionName, left: context.getRemainingTimeInMillis() > 0,
+           group: context.logGroupName, region: process.env.AWS_REGION, endpoint: process.env.AWS_ENDPOINT_URL };
+};
+"""})
+    out, body, tail = invoke(cjs, {"text": "hello"})
+    assert "FunctionError" not in out and body["upper"] == "HELLO" and body["name"] == cjs and body["left"], body
+    assert body["endpoint"] == endpoint and body["group"] == f"/aws/lambda/{cjs}", body
+    line = next(l for l in tail.split("\n") if "decoded" in l)
+    parts = line.split("\t")
+    assert len(parts) == 4 and parts[2] == "INFO" and parts[3] == "decoded hello { nested: true }", line
+
+    esm = f"{prefix}-node-esm"
+    create(esm, "nodejs22.x", "app.handler", {"app.mjs": "export const handler = async (event) => ({ esm: true, n: event.n * 2 });\n"})
+    out, body, tail = invoke(esm, {"n": 21})
+    assert body == {"esm": True, "n": 42}, body
+    # Where the machine's Node.js is not 22, the first log of a nodejs22.x function says which interpreter runs it.
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    assert node.startswith("v22.") or "[millrace] nodejs22.x is not installed here; running it on Node.js" in tail, tail
+
+    callback = f"{prefix}-node-callback"
+    create(callback, "nodejs18.x", "index.handler", {"index.js": """
+exports.handler = function (event, context, callback) {
+  if (event.mode === 'succeed') { context.succeed({ via: 'succeed' }); return; }
+  if (event.mode === 'error') { callback(new TypeError('bad input')); return; }
+  setTimeout(() => callback(null, { via: 'callback' }), 10);
+};
+"""})
+    assert invoke(callback, {})[1] == {"via": "callback"}
+    assert invoke(callback, {"mode": "succeed"})[1] == {"via": "succeed"}
+    out, body, tail = invoke(callback, {"mode": "error"})
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "TypeError" and body["errorMessage"] == "bad input", body
+    assert body["trace"][0] == "TypeError: bad input", body
+    assert "\tERROR\tInvoke Error \t" in tail, tail
+
+    missing = f"{prefix}-node-missing"
+    create(missing, "nodejs20.x", "index.nothere", {"index.js": "exports.handler = async () => 1;\n"})
+    out, body, _ = invoke(missing, {})
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.HandlerNotFound", body
+
+
+BOOTSTRAP = r"""#!/bin/sh
+# A custom runtime in the shape of AWS's tutorial: the Runtime API driven with curl.
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(curl -sS -LD "$HEADERS" "$API/invocation/next")"
+  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  echo "handling $REQUEST_ID with $_HANDLER"
+  case "$EVENT" in
+    *fail*) curl -sS -X POST "$API/invocation/$REQUEST_ID/error" -H 'Lambda-Runtime-Function-Error-Type: Custom.Failure' \
+              -d '{"errorMessage":"asked to fail","errorType":"Custom.Failure"}' > /dev/null ;;
+    *) curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d "{\"echo\":$EVENT,\"task\":\"$LAMBDA_TASK_ROOT\"}" > /dev/null ;;
+  esac
+done
+"""
+
+
+def provided_runtime():
+    name = f"{prefix}-custom"
+    create(name, "provided.al2023", "function.handler", {"bootstrap": (BOOTSTRAP, 0o755)})
+    out, body, tail = invoke(name, {"x": 1})
+    assert "FunctionError" not in out and body["echo"] == {"x": 1} and body["task"], (out, body)
+    assert "handling " in tail and "with function.handler" in tail, tail
+    out, body, _ = invoke(name, {"fail": True})
+    assert out["FunctionError"] == "Unhandled" and body == {"errorMessage": "asked to fail", "errorType": "Custom.Failure"}, body
+    missing = f"{prefix}-custom-missing"
+    lam.create_function(FunctionName=missing, Runtime="provided.al2", Role=ROLE, Handler="x",
+                        Code={"ZipFile": zip_of({"README": ("no bootstrap here", 0o644)})})
+    config = lam.get_function_configuration(FunctionName=missing)
+    assert config["State"] == "Failed" and "bootstrap" in config["StateReason"], config
+    assert err(lambda: invoke(missing, {})) == ("ResourceConflictException", 409)
+
+
+def misbehaving():
+    flood = f"{prefix}-flood"
+    create(flood, "python3.11", "app.handler", {"app.py": """
+import sys
+def handler(event, context):
+    line = "x" * 1023 + "\\n"
+    for _ in range(100 * 1024):
+        sys.stdout.write(line)
+    return {"printed": 100 * 1024 * 1024}
+"""}, Timeout=60)
+    out, body, tail = invoke(flood, {})
+    assert "FunctionError" not in out and body == {"printed": 104857600}, (out, body)
+    assert "bytes of output were dropped" in tail, tail[-500:]
+    # Millrace still answers everything else at once.
+    kinesis.list_streams()
+    hang = f"{prefix}-never-ready"
+    create(hang, "provided.al2023", "x", {"bootstrap": ("#!/bin/sh\nsleep 600\n", 0o755)}, Timeout=1)
+    out, body, _ = invoke(hang, {})
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.ExitError", body
+    crash = f"{prefix}-init-crash"
+    create(crash, "python3.11", "app.handler", {"app.py": "raise RuntimeError('broken at import')\n"})
+    out, body, tail = invoke(crash, {})
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "RuntimeError" and body["errorMessage"] == "broken at import", body
+    assert "[ERROR] RuntimeError: broken at import" in tail, tail
+
+
+for name, fn in [("node_handlers", node_handlers), ("provided_runtime", provided_runtime), ("misbehaving", misbehaving)]:
+    check(name, fn)
+
+finish()
