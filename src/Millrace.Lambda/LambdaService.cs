@@ -10,13 +10,6 @@ using Millrace.Storage.Functions;
 
 namespace Millrace.Lambda;
 
-/// <summary>Reads code archives from Millrace's S3 for CreateFunction and UpdateFunctionCode with S3Bucket/S3Key.</summary>
-public interface ICodeObjects
-{
-    /// <summary>The object's bytes, or null when the bucket or key does not exist.</summary>
-    ValueTask<byte[]?> ReadAsync(string bucket, string key, CancellationToken cancellationToken = default);
-}
-
 /// <summary>
 /// The Lambda API (rest-json, <c>/2015-03-31/...</c>) from the embedded model: functions, versions, aliases,
 /// permissions, reserved concurrency, tags and Invoke, over an <see cref="IFunctionStore"/> and a
@@ -39,12 +32,12 @@ public sealed partial class LambdaService : IAsyncDisposable
 
     private readonly IFunctionStore _store;
     private readonly FunctionExecutor _executor;
-    private readonly ICodeObjects? _objects;
+    private readonly IBucketObjects? _objects;
     private readonly LambdaOptions _options;
     private readonly AsyncInvoker _async;
     private readonly SemaphoreSlim _writes = new(1, 1);
 
-    public LambdaService(IFunctionStore store, FunctionExecutor executor, LambdaOptions options, ICodeObjects? objects = null)
+    public LambdaService(IFunctionStore store, FunctionExecutor executor, LambdaOptions options, IBucketObjects? objects = null, IKinesisCalls? kinesis = null)
     {
         _store = store;
         _executor = executor;
@@ -77,6 +70,23 @@ public sealed partial class LambdaService : IAsyncDisposable
             .OnAsync("ListTags", ListTagsAsync)
             .OnAsync("GetAccountSettings", GetAccountSettingsAsync)
             .OnAsync("Invoke", InvokeAsync);
+        _mappings = new Mappings.EventSourceMappings(store, this, kinesis, options);
+        _mappings.Register(Endpoint);
+    }
+
+    private readonly Mappings.EventSourceMappings _mappings;
+
+    /// <summary>Starts the event-source mappings that were enabled when the server stopped.</summary>
+    public Task ResumeMappingsAsync(CancellationToken ct = default) => _mappings.ResumeAsync(ct);
+
+    internal IBucketObjects? Objects => _objects;
+
+    /// <summary>The ARN a FunctionName designates (qualified when it names a version or alias); the function must exist.</summary>
+    internal async Task<string> FunctionArnOfAsync(string functionName, CancellationToken ct)
+    {
+        var (name, qualifier) = ParseName(new JsonObject { ["FunctionName"] = functionName });
+        await ResolveAsync(name, qualifier, ct);
+        return qualifier is null ? FunctionArn(name) : $"{FunctionArn(name)}:{qualifier}";
     }
 
     /// <summary>The service on the one endpoint.</summary>
@@ -955,6 +965,7 @@ public sealed partial class LambdaService : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _mappings.DisposeAsync();
         await _async.DisposeAsync();
         _writes.Dispose();
     }

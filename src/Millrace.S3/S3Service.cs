@@ -84,6 +84,36 @@ public sealed partial class S3Service(IObjectStore store, S3Options options) : I
         }
     }
 
+    /// <summary>
+    /// Writes an object in process (other services' deliveries, e.g. Lambda's on-failure records), as a PutObject
+    /// would: fsynced before it returns, with S3's default CRC64NVME checksum. False when the bucket does not exist.
+    /// </summary>
+    public async ValueTask<bool> PutObjectAsync(string bucket, string key, ReadOnlyMemory<byte> body, string contentType, CancellationToken ct = default)
+    {
+        if (await store.GetBucketAsync(bucket, ct) is null)
+        {
+            return false;
+        }
+
+        await using var writer = await store.BeginObjectAsync(bucket, ct);
+        IngestResult result;
+        using (var source = new MemoryStream(body.ToArray(), writable: false))
+        {
+            result = await BodyIngest.CopyAsync(source, writer.Content, ChecksumAlgorithm.Crc64Nvme, ct);
+        }
+
+        await writer.Content.FlushAsync(ct);
+        var meta = new ObjectMetadata
+        {
+            ContentType = contentType,
+            ChecksumAlgorithm = Checksums.Name(ChecksumAlgorithm.Crc64Nvme),
+            ChecksumValue = result.ChecksumBase64,
+            ChecksumType = "FULL_OBJECT",
+        };
+        await writer.CommitAsync(key, meta.Encode(), result.ETag, options.Clock.GetUtcNow(), false, ct);
+        return true;
+    }
+
     private static async Task WriteErrorAsync(HttpContext http, S3Request? request, string requestId, S3Exception error)
     {
         var response = http.Response;

@@ -150,7 +150,8 @@ public sealed class MillraceHost : IAsyncDisposable
                 IdleTimeout = options.LambdaIdleTimeout,
             };
             resources.Executor = await FunctionExecutor.StartAsync(lambdaOptions, new FunctionLogBridge(logs), ct);
-            resources.Lambda = new LambdaService(resources.Functions, resources.Executor, lambdaOptions, new CodeObjectBridge(resources.Objects));
+            resources.Lambda = new LambdaService(resources.Functions, resources.Executor, lambdaOptions, new BucketObjectBridge(s3),
+                new KinesisCallBridge(operations, options.Clock));
 
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
             var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint]));
@@ -168,6 +169,7 @@ public sealed class MillraceHost : IAsyncDisposable
 
             var mainEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
             lambdaOptions.ServiceEndpoint = mainEndpoint.ToString().TrimEnd('/');
+            await resources.Lambda.ResumeMappingsAsync(ct);
             Uri? dynamoEndpoint = null;
             try
             {

@@ -1,7 +1,13 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Millrace.Kinesis;
 using Millrace.Lambda;
+using Millrace.Protocol;
+using Millrace.Protocol.Wire;
+using Millrace.S3;
 using Millrace.Logs;
 using Millrace.Storage.Logs;
-using Millrace.Storage.Objects;
 
 namespace Millrace.Server.Hosting;
 
@@ -37,12 +43,12 @@ internal sealed class FunctionLogBridge(LogsService logs) : IFunctionLogSink
     }
 }
 
-/// <summary>Lambda's code from S3 (CreateFunction with S3Bucket/S3Key), read from the object store directly.</summary>
-internal sealed class CodeObjectBridge(IObjectStore objects) : ICodeObjects
+/// <summary>Lambda's access to S3, in process: code archives from the object store, on-failure records through S3's own write path.</summary>
+internal sealed class BucketObjectBridge(S3Service s3) : IBucketObjects
 {
     public async ValueTask<byte[]?> ReadAsync(string bucket, string key, CancellationToken cancellationToken = default)
     {
-        await using var reader = await objects.OpenObjectAsync(bucket, key, cancellationToken);
+        await using var reader = await s3.Store.OpenObjectAsync(bucket, key, cancellationToken);
         if (reader is null)
         {
             return null;
@@ -51,5 +57,33 @@ internal sealed class CodeObjectBridge(IObjectStore objects) : ICodeObjects
         using var buffer = new MemoryStream();
         await reader.CopyToAsync(buffer, 0, reader.Object.Size, cancellationToken);
         return buffer.ToArray();
+    }
+
+    public ValueTask<bool> WriteAsync(string bucket, string key, ReadOnlyMemory<byte> body, string contentType, CancellationToken cancellationToken = default) =>
+        s3.PutObjectAsync(bucket, key, body, contentType, cancellationToken);
+}
+
+/// <summary>Kinesis operations called in process by Lambda's event-source mappings: the same handlers the endpoint runs, no HTTP.</summary>
+internal sealed class KinesisCallBridge(IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock) : IKinesisCalls
+{
+    public async Task<JsonObject> CallAsync(string operation, JsonObject input, CancellationToken cancellationToken = default)
+    {
+        var handler = operations[operation];
+        using var document = JsonDocument.Parse(input.ToJsonString());
+        var buffer = new ArrayBufferWriter<byte>();
+        await using (var writer = new Utf8JsonWriter(buffer))
+        {
+            var context = new Millrace.Kinesis.OperationContext(operation, document.RootElement, writer, "AKIDMILLRACELAMBDA", clock.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+            try
+            {
+                await handler(context);
+            }
+            catch (KinesisException e)
+            {
+                throw new ServiceException(e.ErrorType, e.ErrorMessage, e.StatusCode);
+            }
+        }
+
+        return buffer.WrittenCount == 0 ? [] : JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
     }
 }

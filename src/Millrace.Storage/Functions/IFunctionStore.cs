@@ -6,6 +6,9 @@ public sealed record StoredFunctionVersion(string Name, string Version, string C
 /// <summary>An alias of a function: its name and its document (FunctionVersion, Description, RoutingConfig, RevisionId).</summary>
 public sealed record StoredAlias(string Function, string Name, string Document);
 
+/// <summary>Where an event-source mapping has got to in one shard: the last sequence number processed, and whether the shard is done (a closed shard read to its end).</summary>
+public sealed record StoredCheckpoint(string MappingId, string ShardId, string? SequenceNumber, bool Finished);
+
 /// <summary>
 /// Durable state of Lambda functions: versions with their configuration (JSON documents the service owns), code
 /// archives by content hash, aliases, and one settings document per function (policy, concurrency, tags, counters).
@@ -47,4 +50,20 @@ public interface IFunctionStore : IDisposable
     ValueTask<IReadOnlyList<StoredAlias>> ListAliasesAsync(string function, CancellationToken cancellationToken = default);
 
     ValueTask<bool> DeleteAliasAsync(string function, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates or replaces an event-source mapping's document.</summary>
+    ValueTask PutMappingAsync(string id, string document, CancellationToken cancellationToken = default);
+
+    ValueTask<string?> GetMappingAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Every mapping, by id.</summary>
+    ValueTask<IReadOnlyList<(string Id, string Document)>> ListMappingsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a mapping with its checkpoints.</summary>
+    ValueTask<bool> DeleteMappingAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Records progress in a shard; durable when it returns.</summary>
+    ValueTask PutCheckpointAsync(StoredCheckpoint checkpoint, CancellationToken cancellationToken = default);
+
+    ValueTask<IReadOnlyList<StoredCheckpoint>> ListCheckpointsAsync(string mappingId, CancellationToken cancellationToken = default);
 }

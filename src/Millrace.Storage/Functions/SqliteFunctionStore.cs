@@ -27,6 +27,15 @@ public sealed class SqliteFunctionStore : IFunctionStore
             configuration TEXT NOT NULL,
             code_sha256 TEXT NOT NULL,
             PRIMARY KEY (name, version)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS mappings (
+            id TEXT NOT NULL PRIMARY KEY,
+            document TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS checkpoints (
+            mapping_id TEXT NOT NULL,
+            shard_id TEXT NOT NULL,
+            sequence_number TEXT,
+            finished INTEGER NOT NULL,
+            PRIMARY KEY (mapping_id, shard_id)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS aliases (
             function TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -173,6 +182,48 @@ public sealed class SqliteFunctionStore : IFunctionStore
             using var command = _sql.Command("DELETE FROM aliases WHERE function = $f AND name = $n", null, ("$f", function), ("$n", name));
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
+
+    public ValueTask PutMappingAsync(string id, string document, CancellationToken cancellationToken = default) =>
+        Write(() =>
+        {
+            using var command = _sql.Command("INSERT OR REPLACE INTO mappings (id, document) VALUES ($i, $d)", null, ("$i", id), ("$d", document));
+            command.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public ValueTask<string?> GetMappingAsync(string id, CancellationToken cancellationToken = default) =>
+        _sql.LockedAsync(() =>
+        {
+            using var command = _sql.Command("SELECT document FROM mappings WHERE id = $i", null, ("$i", id));
+            return command.ExecuteScalar() as string;
+        }, cancellationToken);
+
+    public ValueTask<IReadOnlyList<(string Id, string Document)>> ListMappingsAsync(CancellationToken cancellationToken = default) =>
+        Query("SELECT id, document FROM mappings ORDER BY id", r => (r.GetString(0), r.GetString(1)), cancellationToken);
+
+    public ValueTask<bool> DeleteMappingAsync(string id, CancellationToken cancellationToken = default) =>
+        _sql.LockedAsync(() =>
+        {
+            using var tx = _sql.BeginTransaction();
+            using var delete = _sql.Command("DELETE FROM mappings WHERE id = $i", tx, ("$i", id));
+            var deleted = delete.ExecuteNonQuery() == 1;
+            using var checkpoints = _sql.Command("DELETE FROM checkpoints WHERE mapping_id = $i", tx, ("$i", id));
+            checkpoints.ExecuteNonQuery();
+            tx.Commit();
+            return deleted;
+        }, cancellationToken);
+
+    public ValueTask PutCheckpointAsync(StoredCheckpoint checkpoint, CancellationToken cancellationToken = default) =>
+        Write(() =>
+        {
+            using var command = _sql.Command(
+                "INSERT OR REPLACE INTO checkpoints (mapping_id, shard_id, sequence_number, finished) VALUES ($m, $s, $q, $f)", null,
+                ("$m", checkpoint.MappingId), ("$s", checkpoint.ShardId), ("$q", checkpoint.SequenceNumber), ("$f", checkpoint.Finished ? 1 : 0));
+            command.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StoredCheckpoint>> ListCheckpointsAsync(string mappingId, CancellationToken cancellationToken = default) =>
+        Query("SELECT mapping_id, shard_id, sequence_number, finished FROM checkpoints WHERE mapping_id = $m ORDER BY shard_id",
+            r => new StoredCheckpoint(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3) == 1), cancellationToken, ("$m", mappingId));
 
     private async ValueTask Write(Action work, CancellationToken ct) => await _sql.LockedAsync(() => { work(); return 0; }, ct);
 

@@ -7,7 +7,7 @@ namespace Millrace.Server.Tests.Lambda;
 
 /// <summary>
 /// Lambda on the one endpoint with real clients and real function processes: the boto3 acceptance scripts
-/// (tests/clients/python/lambda_boto3.py, lambda_runtimes_boto3.py) and the AWS CLI tutorial commands
+/// (tests/clients/python/lambda_boto3.py, lambda_runtimes_boto3.py, lambda_mappings_boto3.py) and the AWS CLI tutorial commands
 /// (<c>create-function --zip-file fileb://</c>, <c>wait function-active-v2</c>, <c>invoke</c>, <c>logs tail</c>).
 /// </summary>
 public sealed class LambdaClientTests(S3ServerFixture fixture) : IClassFixture<S3ServerFixture>
@@ -28,6 +28,10 @@ public sealed class LambdaClientTests(S3ServerFixture fixture) : IClassFixture<S
     [Fact]
     public Task Boto3NodeCustomAndMisbehavingFunctions() => RunScriptAsync("lambda_runtimes_boto3.py", "rt" + Guid.NewGuid().ToString("N")[..6],
         "node_handlers", "provided_runtime", "misbehaving");
+
+    [Fact]
+    public Task Boto3EventSourceMappingsFromKinesis() => RunScriptAsync("lambda_mappings_boto3.py", "esm" + Guid.NewGuid().ToString("N")[..6],
+        "tutorial", "report_batch_item_failures", "bisect_and_retries", "mapping_api");
 
     [Fact]
     public async Task AwsCliTutorialCommands()

@@ -1,0 +1,23 @@
+using System.Text.Json.Nodes;
+
+namespace Millrace.Lambda;
+
+/// <summary>Millrace's S3, in process: code archives for CreateFunction, on-failure records of event-source mappings.</summary>
+public interface IBucketObjects
+{
+    /// <summary>The object's bytes, or null when the bucket or key does not exist.</summary>
+    ValueTask<byte[]?> ReadAsync(string bucket, string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes an object durably; false when the bucket does not exist.</summary>
+    ValueTask<bool> WriteAsync(string bucket, string key, ReadOnlyMemory<byte> body, string contentType, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Kinesis Data Streams, in process: an operation's JSON input and output exactly as the Kinesis API defines them
+/// (ListShards, GetShardIterator, GetRecords, DescribeStreamSummary). Errors are thrown as
+/// <see cref="Millrace.Protocol.Wire.ServiceException"/> with Kinesis's exception type.
+/// </summary>
+public interface IKinesisCalls
+{
+    Task<JsonObject> CallAsync(string operation, JsonObject input, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,484 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Millrace.Protocol.Wire;
+using Millrace.Storage.Functions;
+
+namespace Millrace.Lambda.Mappings;
+
+/// <summary>
+/// Runs one event-source mapping: finds the stream's shards (again every second, so resharding is followed),
+/// polls each shard whose parents are done, and invokes the function with batches in AWS's event shape, one batch
+/// per shard in flight. A batch's checkpoint is stored durably before the next one is read, so after a restart
+/// (kill -9 included) processing resumes after the last successful batch: at least once, nothing skipped, in order.
+/// </summary>
+internal sealed class MappingRunner : IAsyncDisposable
+{
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan ShardDiscovery = TimeSpan.FromSeconds(1);
+    private const int MaxPayloadBytes = 6 * 1024 * 1024 - 64 * 1024;
+
+    private readonly EventSourceMappings _owner;
+    private readonly string _id;
+    private readonly JsonObject _document;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<string, Task> _shards = new(StringComparer.Ordinal);
+    private readonly string _streamArn;
+    private readonly string _functionName;
+    private readonly string? _qualifier;
+    private Task _loop = Task.CompletedTask;
+
+    public MappingRunner(EventSourceMappings owner, string id, JsonObject document)
+    {
+        _owner = owner;
+        _id = id;
+        _document = document;
+        var source = document["EventSourceArn"]!.GetValue<string>();
+        var consumer = source.IndexOf("/consumer/", StringComparison.Ordinal);
+        _streamArn = consumer < 0 ? source : source[..consumer];
+        var function = document["FunctionArn"]!.GetValue<string>();
+        var parts = function[(function.IndexOf(":function:", StringComparison.Ordinal) + ":function:".Length)..].Split(':');
+        _functionName = parts[0];
+        _qualifier = parts.Length > 1 ? parts[1] : null;
+    }
+
+    public string? LastProcessingResult { get; private set; }
+
+    private int BatchSize => (int)_document["BatchSize"]!.GetValue<long>();
+
+    private TimeSpan BatchingWindow => TimeSpan.FromSeconds(_document["MaximumBatchingWindowInSeconds"]!.GetValue<long>());
+
+    private long MaxRetries => _document["MaximumRetryAttempts"]!.GetValue<long>();
+
+    private long MaxAgeSeconds => _document["MaximumRecordAgeInSeconds"]!.GetValue<long>();
+
+    private bool Bisect => _document["BisectBatchOnFunctionError"]!.GetValue<bool>();
+
+    private bool ReportsItemFailures => _document["FunctionResponseTypes"] is JsonArray types && types.Any(t => t?.GetValue<string>() == "ReportBatchItemFailures");
+
+    private string? FailureBucket =>
+        ((_document["DestinationConfig"] as JsonObject)?["OnFailure"] as JsonObject)?["Destination"]?.GetValue<string>() is { } arn
+            ? arn["arn:aws:s3:::".Length..] : null;
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    private async Task RunAsync()
+    {
+        var ct = _stop.Token;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    await StartReadyShardsAsync(ct);
+                }
+                catch (ServiceException)
+                {
+                    // The stream is gone or changing: look again at the next tick.
+                }
+
+                await Task.Delay(ShardDiscovery, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+
+        Task[] running;
+        lock (_shards)
+        {
+            running = [.. _shards.Values];
+        }
+
+        await Task.WhenAll(running).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private async Task StartReadyShardsAsync(CancellationToken ct)
+    {
+        var shards = new List<JsonObject>();
+        string? token = null;
+        do
+        {
+            var input = token is null ? new JsonObject { ["StreamARN"] = _streamArn } : new JsonObject { ["NextToken"] = token };
+            var page = await _owner.Kinesis.CallAsync("ListShards", input, ct);
+            shards.AddRange(page["Shards"]!.AsArray().Select(s => s!.AsObject()));
+            token = page["NextToken"]?.GetValue<string>();
+        }
+        while (token is not null);
+
+        var checkpoints = (await _owner.Store.ListCheckpointsAsync(_id, ct)).ToDictionary(c => c.ShardId, StringComparer.Ordinal);
+        var known = shards.Select(s => s["ShardId"]!.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+        foreach (var shard in shards)
+        {
+            var shardId = shard["ShardId"]!.GetValue<string>();
+            lock (_shards)
+            {
+                if (_shards.TryGetValue(shardId, out var running) && !running.IsCompleted)
+                {
+                    continue;
+                }
+            }
+
+            checkpoints.TryGetValue(shardId, out var checkpoint);
+            if (checkpoint?.Finished == true)
+            {
+                continue;
+            }
+
+            // Parents before children: a parent still listed must be read to its end first.
+            var parents = new[] { shard["ParentShardId"]?.GetValue<string>(), shard["AdjacentParentShardId"]?.GetValue<string>() };
+            if (parents.Any(p => p is not null && known.Contains(p) && !(checkpoints.TryGetValue(p, out var pc) && pc.Finished)))
+            {
+                continue;
+            }
+
+            var hasParent = parents.Any(p => p is not null);
+            lock (_shards)
+            {
+                _shards[shardId] = Task.Run(() => PollShardAsync(shardId, checkpoint?.SequenceNumber, hasParent, ct), ct);
+            }
+        }
+    }
+
+    private async Task<string> IteratorAsync(string shardId, string? after, bool childShard, CancellationToken ct)
+    {
+        var input = new JsonObject { ["StreamARN"] = _streamArn, ["ShardId"] = shardId };
+        if (after is not null)
+        {
+            input["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER";
+            input["StartingSequenceNumber"] = after;
+        }
+        else if (childShard)
+        {
+            // A child of a shard this mapping read is read from its start, whatever the mapping's starting position.
+            input["ShardIteratorType"] = "TRIM_HORIZON";
+        }
+        else
+        {
+            var position = _document["StartingPosition"]!.GetValue<string>();
+            input["ShardIteratorType"] = position;
+            if (position == "AT_TIMESTAMP")
+            {
+                input["Timestamp"] = _document["StartingPositionTimestamp"]!.DeepClone();
+            }
+        }
+
+        var output = await _owner.Kinesis.CallAsync("GetShardIterator", input, ct);
+        return output["ShardIterator"]!.GetValue<string>();
+    }
+
+    private async Task PollShardAsync(string shardId, string? checkpoint, bool childShard, CancellationToken ct)
+    {
+        try
+        {
+            var iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
+            var pending = new List<JsonObject>();
+            var windowStart = DateTime.UtcNow;
+            while (!ct.IsCancellationRequested)
+            {
+                JsonObject output;
+                try
+                {
+                    output = await _owner.Kinesis.CallAsync("GetRecords", new JsonObject { ["ShardIterator"] = iterator, ["Limit"] = Math.Min(10_000, BatchSize) }, ct);
+                }
+                catch (ServiceException e) when (e.Code == "ProvisionedThroughputExceededException")
+                {
+                    // Lambda's reads count against the shard's limits, as on AWS; the iterator stays valid.
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+                    continue;
+                }
+                catch (ServiceException e) when (e.Code == "ExpiredIteratorException")
+                {
+                    iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
+                    pending.Clear();
+                    continue;
+                }
+
+                var records = output["Records"]!.AsArray();
+                if (pending.Count == 0)
+                {
+                    windowStart = DateTime.UtcNow;
+                }
+
+                pending.AddRange(records.Select(r => r!.AsObject()));
+                var next = output["NextShardIterator"]?.GetValue<string>();
+                var windowOver = DateTime.UtcNow - windowStart >= BatchingWindow;
+                while (pending.Count > 0 && (pending.Count >= BatchSize || windowOver || next is null))
+                {
+                    var batch = TakeBatch(pending);
+                    await ProcessAsync(shardId, batch, ct);
+                    checkpoint = batch[^1]["SequenceNumber"]!.GetValue<string>();
+                }
+
+                if (next is null)
+                {
+                    // A closed shard read to its end: its children may start.
+                    await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, checkpoint, Finished: true), ct);
+                    return;
+                }
+
+                iterator = next;
+                if (records.Count == 0)
+                {
+                    await Task.Delay(IdlePoll, ct);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (ServiceException)
+        {
+            // The shard or stream went away; discovery decides what happens next.
+        }
+    }
+
+    /// <summary>Up to BatchSize records from the front of <paramref name="pending"/>, within the 6 MB invoke payload.</summary>
+    private List<JsonObject> TakeBatch(List<JsonObject> pending)
+    {
+        var batch = new List<JsonObject>();
+        long bytes = 64;
+        foreach (var record in pending)
+        {
+            var size = (record["Data"]!.GetValue<string>().Length) + 600;
+            if (batch.Count > 0 && (batch.Count >= BatchSize || bytes + size > MaxPayloadBytes))
+            {
+                break;
+            }
+
+            batch.Add(record);
+            bytes += size;
+        }
+
+        pending.RemoveRange(0, batch.Count);
+        return batch;
+    }
+
+    /// <summary>Invokes the function with a batch until it succeeds or AWS's rules discard it; checkpoints after it.</summary>
+    private async Task ProcessAsync(string shardId, List<JsonObject> records, CancellationToken ct)
+    {
+        var work = new Stack<(List<JsonObject> Batch, int Attempts)>();
+        work.Push((records, 0));
+        while (work.Count > 0)
+        {
+            var (batch, attempts) = work.Pop();
+            var invokes = attempts;
+            while (true)
+            {
+                if (MaxAgeSeconds >= 0 && AgeSeconds(batch[0]) > MaxAgeSeconds)
+                {
+                    await DiscardAsync(shardId, batch, "RecordAgeExceeded", invokes, null, ct);
+                    break;
+                }
+
+                var (ok, failedFrom, result) = await InvokeAsync(shardId, batch, ct);
+                invokes++;
+                if (ok)
+                {
+                    LastProcessingResult = "OK";
+                    await CheckpointAsync(shardId, batch[^1], ct);
+                    break;
+                }
+
+                LastProcessingResult = "PROBLEM: Function call failed";
+
+                // ReportBatchItemFailures: what came before the lowest failed record is done.
+                if (failedFrom > 0)
+                {
+                    await CheckpointAsync(shardId, batch[failedFrom - 1], ct);
+                    batch = batch[failedFrom..];
+                }
+
+                if (Bisect && batch.Count > 1)
+                {
+                    // Each half is tried on its own with its own retries: the split itself is not a retry.
+                    var half = batch.Count / 2;
+                    work.Push((batch[half..], 0));
+                    work.Push((batch[..half], 0));
+                    break;
+                }
+
+                if (MaxRetries >= 0 && invokes > MaxRetries)
+                {
+                    await DiscardAsync(shardId, batch, "RetryAttemptsExhausted", invokes, result, ct);
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(invokes, 6)))), ct);
+            }
+        }
+    }
+
+    private async Task CheckpointAsync(string shardId, JsonObject last, CancellationToken ct) =>
+        await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, last["SequenceNumber"]!.GetValue<string>(), Finished: false), ct);
+
+    private double AgeSeconds(JsonObject record) =>
+        _owner.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - record["ApproximateArrivalTimestamp"]!.GetValue<double>();
+
+    /// <summary>One invocation: (success, index of the first record to retry when the function reported item failures, the result).</summary>
+    private async Task<(bool Ok, int FailedFrom, Runtime.InvocationResult? Result)> InvokeAsync(string shardId, List<JsonObject> batch, CancellationToken ct)
+    {
+        var payload = Event(shardId, batch);
+        for (var throttled = 0; ; throttled++)
+        {
+            try
+            {
+                var target = await _owner.Lambda.PrepareAsync(_functionName, _qualifier, ct);
+                var outcome = await _owner.Lambda.RunAsync(target, payload, null, ct);
+                if (outcome.Result.IsError)
+                {
+                    return (false, 0, outcome.Result);
+                }
+
+                if (!ReportsItemFailures)
+                {
+                    return (true, 0, outcome.Result);
+                }
+
+                var failedFrom = FirstFailure(batch, outcome.Result.Payload);
+                return failedFrom is null ? (true, 0, outcome.Result) : (false, failedFrom.Value, outcome.Result);
+            }
+            catch (ServiceException e) when (e.Code is "TooManyRequestsException" or "ServiceException" or "ResourceConflictException" or "ResourceNotFoundException")
+            {
+                // Throttles and failures to reach the function are retried without counting against the retry limit.
+                LastProcessingResult = e.Code == "TooManyRequestsException" ? "PROBLEM: Function call throttled" : "PROBLEM: Function not found or not active";
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1_000, 20 * (throttled + 1))), ct);
+            }
+        }
+    }
+
+    /// <summary>
+    /// AWS's ReportBatchItemFailures rules: an empty or null list (or response) is full success; an invalid
+    /// itemIdentifier fails the whole batch (index 0); otherwise processing resumes at the lowest failed sequence number.
+    /// </summary>
+    private static int? FirstFailure(List<JsonObject> batch, byte[] payload)
+    {
+        JsonNode? response;
+        try
+        {
+            response = payload.Length == 0 ? null : JsonNode.Parse(payload);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        if (response is not JsonObject obj || obj["batchItemFailures"] is not JsonArray { Count: > 0 } failures)
+        {
+            return null;
+        }
+
+        BigInteger? lowest = null;
+        foreach (var failure in failures)
+        {
+            var id = (failure as JsonObject)?["itemIdentifier"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+            if (string.IsNullOrEmpty(id) || !BigInteger.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+            {
+                return 0;
+            }
+
+            lowest = lowest is null || seq < lowest ? seq : lowest;
+        }
+
+        var index = batch.FindIndex(r => BigInteger.Parse(r["SequenceNumber"]!.GetValue<string>(), CultureInfo.InvariantCulture) == lowest);
+        return index < 0 ? 0 : index;
+    }
+
+    private byte[] Event(string shardId, List<JsonObject> batch)
+    {
+        var role = "arn:aws:iam::" + _owner.Options.AccountId + ":role/lambda-role";
+        var records = new JsonArray();
+        foreach (var r in batch)
+        {
+            var sequence = r["SequenceNumber"]!.GetValue<string>();
+            records.Add(new JsonObject
+            {
+                ["kinesis"] = new JsonObject
+                {
+                    ["kinesisSchemaVersion"] = "1.0",
+                    ["partitionKey"] = r["PartitionKey"]!.GetValue<string>(),
+                    ["sequenceNumber"] = sequence,
+                    ["data"] = r["Data"]!.GetValue<string>(),
+                    ["approximateArrivalTimestamp"] = r["ApproximateArrivalTimestamp"]!.DeepClone(),
+                },
+                ["eventSource"] = "aws:kinesis",
+                ["eventVersion"] = "1.0",
+                ["eventID"] = $"{shardId}:{sequence}",
+                ["eventName"] = "aws:kinesis:record",
+                ["invokeIdentityArn"] = role,
+                ["awsRegion"] = _owner.Options.Region,
+                ["eventSourceARN"] = _streamArn,
+            });
+        }
+
+        return Encoding.UTF8.GetBytes(new JsonObject { ["Records"] = records }.ToJsonString());
+    }
+
+    /// <summary>Gives up on a batch: its invocation record (and the batch) goes to the on-failure bucket; processing goes on after it.</summary>
+    private async Task DiscardAsync(string shardId, List<JsonObject> batch, string condition, int invokes, Runtime.InvocationResult? result, CancellationToken ct)
+    {
+        if (FailureBucket is { } bucket && _owner.Lambda.Objects is { } objects)
+        {
+            var now = _owner.Options.Clock.GetUtcNow();
+            static string Iso(double seconds) =>
+                DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000)).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            var record = new JsonObject
+            {
+                ["requestContext"] = new JsonObject
+                {
+                    ["requestId"] = Guid.NewGuid().ToString(),
+                    ["functionArn"] = _document["FunctionArn"]!.GetValue<string>(),
+                    ["condition"] = condition,
+                    ["approximateInvokeCount"] = invokes,
+                },
+                ["responseContext"] = new JsonObject
+                {
+                    ["statusCode"] = 200,
+                    ["executedVersion"] = _qualifier ?? "$LATEST",
+                    ["functionError"] = result?.IsError == true ? "Unhandled" : null,
+                },
+                ["version"] = "1.0",
+                ["timestamp"] = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+                ["KinesisBatchInfo"] = new JsonObject
+                {
+                    ["shardId"] = shardId,
+                    ["startSequenceNumber"] = batch[0]["SequenceNumber"]!.GetValue<string>(),
+                    ["endSequenceNumber"] = batch[^1]["SequenceNumber"]!.GetValue<string>(),
+                    ["approximateArrivalOfFirstRecord"] = Iso(batch[0]["ApproximateArrivalTimestamp"]!.GetValue<double>()),
+                    ["approximateArrivalOfLastRecord"] = Iso(batch[^1]["ApproximateArrivalTimestamp"]!.GetValue<double>()),
+                    ["batchSize"] = batch.Count,
+                    ["streamArn"] = _streamArn,
+                },
+                ["payload"] = Encoding.UTF8.GetString(Event(shardId, batch)),
+            };
+            var key = $"aws/lambda/{_id}/{shardId}/{now:yyyy}/{now:MM}/{now:dd}/{now:yyyy-MM-dd'T'HH.mm.ss}-{Guid.NewGuid()}";
+            for (var attempt = 0; attempt < 5; attempt++)
+            {
+                try
+                {
+                    if (await objects.WriteAsync(bucket, key, Encoding.UTF8.GetBytes(record.ToJsonString()), "application/json", ct))
+                    {
+                        break;
+                    }
+                }
+                catch (IOException)
+                {
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
+            }
+        }
+
+        await CheckpointAsync(shardId, batch[^1], ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _stop.Dispose();
+    }
+}
