@@ -1,84 +1,136 @@
-using System.Threading.Channels;
 using Millrace.Protocol.Wire;
+using Millrace.Storage.Functions;
 
 namespace Millrace.Lambda;
 
 /// <summary>
-/// Asynchronous invocations (InvocationType Event): queued, run in the background, and retried twice after a
-/// function error or timeout with AWS's waits; throttled invocations wait and are tried again. The queue lives in
-/// memory: invocations accepted before a restart and not yet run are lost (durable queues come with S3 notifications).
+/// Asynchronous invocations (InvocationType Event, S3 notifications): stored durably before they are accepted, run
+/// in the background, retried twice after a function error or timeout with AWS's waits (about 1 and 2 minutes;
+/// <see cref="LambdaOptions.AsyncRetryDelays"/>), then dropped. Throttled invocations wait and are tried again
+/// without counting. Invocations still queued when the server stops run after it starts again.
 /// </summary>
 internal sealed class AsyncInvoker : IAsyncDisposable
 {
     private readonly LambdaService _service;
+    private readonly IFunctionStore _store;
     private readonly LambdaOptions _options;
-    private readonly Channel<(string Name, string? Qualifier, byte[] Payload)> _queue = Channel.CreateUnbounded<(string, string?, byte[])>();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly HashSet<long> _running = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<Task> _workers;
+    private readonly SemaphoreSlim _slots;
+    private Task _loop = Task.CompletedTask;
 
-    public AsyncInvoker(LambdaService service, LambdaOptions options)
+    public AsyncInvoker(LambdaService service, IFunctionStore store, LambdaOptions options)
     {
         _service = service;
+        _store = store;
         _options = options;
-        _workers = Enumerable.Range(0, Math.Max(1, options.Concurrency / 2)).Select(_ => Task.Run(WorkAsync)).ToList();
+        _slots = new SemaphoreSlim(Math.Max(1, options.Concurrency / 2));
     }
 
-    public void Enqueue(string name, string? qualifier, byte[] payload) => _queue.Writer.TryWrite((name, qualifier, payload));
+    private long Now => _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private async Task WorkAsync()
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    public async ValueTask EnqueueAsync(string name, string? qualifier, byte[] payload, CancellationToken ct)
     {
+        await _store.EnqueueInvocationAsync(name, qualifier, payload, Now, ct);
+        _wake.Release();
+    }
+
+    private async Task RunAsync()
+    {
+        var ct = _stopping.Token;
         try
         {
-            await foreach (var (name, qualifier, payload) in _queue.Reader.ReadAllAsync(_stopping.Token))
+            while (!ct.IsCancellationRequested)
             {
-                for (var attempt = 0; attempt <= _options.AsyncRetryDelays.Count; attempt++)
+                IReadOnlyList<StoredInvocation> due = await _store.DueInvocationsAsync(Now, 64, ct);
+                foreach (var invocation in due)
                 {
-                    if (attempt > 0)
+                    lock (_running)
                     {
-                        await Task.Delay(_options.AsyncRetryDelays[attempt - 1], _stopping.Token);
+                        if (!_running.Add(invocation.Id))
+                        {
+                            continue;
+                        }
                     }
 
-                    if (await TryOnceAsync(name, qualifier, payload))
+                    await _slots.WaitAsync(ct);
+                    _ = Task.Run(async () =>
                     {
-                        break;
-                    }
+                        try
+                        {
+                            await RunOneAsync(invocation, ct);
+                        }
+                        finally
+                        {
+                            lock (_running)
+                            {
+                                _running.Remove(invocation.Id);
+                            }
+
+                            _slots.Release();
+                            _wake.Release();
+                        }
+                    }, CancellationToken.None);
                 }
+
+                // Woken by a new invocation or a finished one; otherwise look again for retries that became due.
+                await _wake.WaitAsync(TimeSpan.FromMilliseconds(250), ct);
             }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunOneAsync(StoredInvocation invocation, CancellationToken ct)
+    {
+        bool done;
+        try
+        {
+            var target = await _service.PrepareAsync(invocation.Function, invocation.Qualifier, ct);
+            var outcome = await _service.RunAsync(target, invocation.Payload, null, ct);
+            done = !outcome.Result.IsError;
+        }
+        catch (ServiceException e) when (e.Code == "TooManyRequestsException")
+        {
+            await _store.RescheduleInvocationAsync(invocation.Id, invocation.Attempts, Now + 200, CancellationToken.None);
+            return;
+        }
+        catch (ServiceException)
+        {
+            done = true; // the function was deleted or cannot run: nothing to retry
         }
         catch (OperationCanceledException)
         {
+            return; // stopping: it stays queued
         }
-    }
 
-    /// <summary>True when the invocation is done with (succeeded, or the function is gone); false to retry.</summary>
-    private async Task<bool> TryOnceAsync(string name, string? qualifier, byte[] payload)
-    {
-        for (var throttled = 0; throttled < 600; throttled++)
+        var attempts = invocation.Attempts + 1;
+        if (done || attempts > _options.AsyncRetryDelays.Count)
         {
-            try
-            {
-                var target = await _service.PrepareAsync(name, qualifier, _stopping.Token);
-                var outcome = await _service.RunAsync(target, payload, null, _stopping.Token);
-                return !outcome.Result.IsError;
-            }
-            catch (ServiceException e) when (e.Code == "TooManyRequestsException")
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * (throttled + 1))), _stopping.Token);
-            }
-            catch (ServiceException)
-            {
-                return true; // the function was deleted or cannot run: nothing to retry
-            }
+            await _store.CompleteInvocationAsync(invocation.Id, CancellationToken.None);
         }
-
-        return false;
+        else
+        {
+            var delay = _options.AsyncRetryDelays[attempts - 1];
+            await _store.RescheduleInvocationAsync(invocation.Id, attempts, Now + (long)delay.TotalMilliseconds, CancellationToken.None);
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
         await _stopping.CancelAsync();
-        await Task.WhenAll(_workers);
+        await _loop;
+
+        // Let running invocations finish (they are bounded by their function's timeout).
+        for (var i = 0; i < Math.Max(1, _options.Concurrency / 2); i++)
+        {
+            await _slots.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
         _stopping.Dispose();
     }
 }

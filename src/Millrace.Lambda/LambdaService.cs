@@ -43,7 +43,7 @@ public sealed partial class LambdaService : IAsyncDisposable
         _executor = executor;
         _objects = objects;
         _options = options;
-        _async = new AsyncInvoker(this, options);
+        _async = new AsyncInvoker(this, store, options);
         Endpoint = new ModelService("lambda")
             .OnAsync("CreateFunction", CreateFunctionAsync)
             .OnAsync("GetFunction", GetFunctionAsync)
@@ -76,10 +76,28 @@ public sealed partial class LambdaService : IAsyncDisposable
 
     private readonly Mappings.EventSourceMappings _mappings;
 
-    /// <summary>Starts the event-source mappings that were enabled when the server stopped.</summary>
-    public Task ResumeMappingsAsync(CancellationToken ct = default) => _mappings.ResumeAsync(ct);
+    /// <summary>Starts the background work that was under way when the server stopped: enabled event-source mappings and queued asynchronous invocations.</summary>
+    public async Task ResumeAsync(CancellationToken ct = default)
+    {
+        await _mappings.ResumeAsync(ct);
+        _async.Start();
+    }
 
     internal IBucketObjects? Objects => _objects;
+
+    /// <summary>
+    /// An S3 change, once durable: each function configuration of the bucket that matches gets an asynchronous
+    /// invocation with AWS's S3 event, queued durably before this returns.
+    /// </summary>
+    public async ValueTask NotifyObjectAsync(ObjectNotification change, CancellationToken ct = default)
+    {
+        foreach (var target in S3Notifications.Match(change, change.ConfigurationXml))
+        {
+            var (name, qualifier) = ParseName(new JsonObject { ["FunctionName"] = target.FunctionArn });
+            var payload = S3Notifications.Event(change, target.Id, _options.Region, _options.AccountId);
+            await _async.EnqueueAsync(name, qualifier, payload, ct);
+        }
+    }
 
     /// <summary>The ARN a FunctionName designates (qualified when it names a version or alias); the function must exist.</summary>
     internal async Task<string> FunctionArnOfAsync(string functionName, CancellationToken ct)
@@ -889,7 +907,7 @@ public sealed partial class LambdaService : IAsyncDisposable
 
         if (type == "Event")
         {
-            _async.Enqueue(name, qualifier, payload);
+            await _async.EnqueueAsync(name, qualifier, payload, ctx.Cancellation);
             return new JsonObject { ["StatusCode"] = 202 };
         }
 

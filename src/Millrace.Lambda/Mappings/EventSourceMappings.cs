@@ -56,6 +56,9 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         .OnAsync("UpdateEventSourceMapping", UpdateAsync)
         .OnAsync("DeleteEventSourceMapping", DeleteAsync);
 
+    /// <summary>Internal member of the stored document (never shown): when a LATEST mapping was created.</summary>
+    internal const string LatestFromMs = "MillraceLatestFromMs";
+
     private static ServiceException Invalid(string message) => new("InvalidParameterValueException", message);
 
     private string MappingArn(string id) => $"arn:aws:lambda:{_options.Region}:{_options.AccountId}:event-source-mapping:{id}";
@@ -129,6 +132,13 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         var enabled = ModelDocument.GetBoolean(input["Enabled"]) ?? true;
         var stored = document.DeepClone().AsObject();
         stored["State"] = enabled ? "Enabled" : "Disabled";
+
+        // LATEST means "what arrives from now on": kept as the creation time, so that records put before the pollers
+        // take their first iterators, or before a restart that precedes the first checkpoint, are not skipped.
+        if (starting == "LATEST")
+        {
+            stored[LatestFromMs] = _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        }
         await _store.PutMappingAsync(id, stored.ToJsonString(), ctx.Cancellation);
         if (enabled)
         {
@@ -210,6 +220,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
     /// <summary>The stored document with what the runner knows now (its last processing result).</summary>
     private JsonObject View(string id, JsonObject document)
     {
+        document.Remove(LatestFromMs);
         if (_runners.TryGetValue(id, out var runner) && runner.LastProcessingResult is { } result)
         {
             document["LastProcessingResult"] = result;
@@ -256,7 +267,14 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         bool enabled;
         try
         {
+            var storedText = await _store.GetMappingAsync(id, ctx.Cancellation);
+            var latestFrom = storedText is null ? null : JsonNode.Parse(storedText)![LatestFromMs]?.DeepClone();
             document = await RequireAsync(id, ctx.Cancellation);
+            if (latestFrom is not null)
+            {
+                document[LatestFromMs] = latestFrom;
+            }
+
             if (ModelDocument.GetString(input["FunctionName"]) is { } name)
             {
                 document["FunctionArn"] = await _lambda.FunctionArnOfAsync(name, ctx.Cancellation);
@@ -295,6 +313,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         }
 
         var answer = document.DeepClone().AsObject();
+        answer.Remove(LatestFromMs);
         answer["State"] = enabled ? "Updating" : "Disabling";
         return answer;
     }

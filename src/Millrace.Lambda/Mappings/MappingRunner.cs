@@ -164,6 +164,11 @@ internal sealed class MappingRunner : IAsyncDisposable
             {
                 input["Timestamp"] = _document["StartingPositionTimestamp"]!.DeepClone();
             }
+            else if (position == "LATEST" && _document[EventSourceMappings.LatestFromMs] is JsonValue from)
+            {
+                input["ShardIteratorType"] = "AT_TIMESTAMP";
+                input["Timestamp"] = from.GetValue<long>() / 1000.0;
+            }
         }
 
         var output = await _owner.Kinesis.CallAsync("GetShardIterator", input, ct);

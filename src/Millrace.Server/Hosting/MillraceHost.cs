@@ -132,7 +132,9 @@ public sealed class MillraceHost : IAsyncDisposable
                 app.Services.GetRequiredService<ILogger<DynamoDbEndpoint>>());
             resources.Objects = await FileObjectStore.OpenAsync(
                 new ObjectStoreOptions { DataDirectory = Path.Combine(options.DataDirectory, "s3"), Clock = options.Clock }, ct);
-            var s3 = new S3Service(resources.Objects, new S3Options { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
+            var objectEvents = new ObjectEventBridge();
+            var s3 = new S3Service(resources.Objects, new S3Options { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock, Events = objectEvents });
+            objectEvents.S3 = s3;
 
             resources.Logs = SqliteLogStore.Open(Path.Combine(options.DataDirectory, "logs"));
             var logs = new LogsService(resources.Logs, new LogsOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
@@ -152,6 +154,7 @@ public sealed class MillraceHost : IAsyncDisposable
             resources.Executor = await FunctionExecutor.StartAsync(lambdaOptions, new FunctionLogBridge(logs), ct);
             resources.Lambda = new LambdaService(resources.Functions, resources.Executor, lambdaOptions, new BucketObjectBridge(s3),
                 new KinesisCallBridge(operations, options.Clock));
+            objectEvents.Lambda = resources.Lambda;
 
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
             var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint]));
@@ -169,7 +172,7 @@ public sealed class MillraceHost : IAsyncDisposable
 
             var mainEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
             lambdaOptions.ServiceEndpoint = mainEndpoint.ToString().TrimEnd('/');
-            await resources.Lambda.ResumeMappingsAsync(ct);
+            await resources.Lambda.ResumeAsync(ct);
             Uri? dynamoEndpoint = null;
             try
             {

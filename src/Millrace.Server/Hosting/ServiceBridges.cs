@@ -87,3 +87,23 @@ internal sealed class KinesisCallBridge(IReadOnlyDictionary<string, KinesisOpera
         return buffer.WrittenCount == 0 ? [] : JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
     }
 }
+
+/// <summary>S3's object events to Lambda's S3 triggers: the host creates S3 before Lambda, so the target is set once Lambda exists.</summary>
+internal sealed class ObjectEventBridge : IObjectEventSink
+{
+    public S3Service? S3 { get; set; }
+
+    public LambdaService? Lambda { get; set; }
+
+    public async ValueTask OnObjectEventAsync(ObjectEvent objectEvent, CancellationToken ct = default)
+    {
+        if (S3 is null || Lambda is null || await S3.GetNotificationConfigurationAsync(objectEvent.Bucket, ct) is not { } xml
+            || !xml.Contains("FunctionConfiguration", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        await Lambda.NotifyObjectAsync(new ObjectNotification(objectEvent.EventName, objectEvent.Bucket, objectEvent.Key, objectEvent.Size,
+            objectEvent.ETag, objectEvent.Time, objectEvent.RequestId, xml), ct);
+    }
+}

@@ -9,6 +9,9 @@ public sealed record StoredAlias(string Function, string Name, string Document);
 /// <summary>Where an event-source mapping has got to in one shard: the last sequence number processed, and whether the shard is done (a closed shard read to its end).</summary>
 public sealed record StoredCheckpoint(string MappingId, string ShardId, string? SequenceNumber, bool Finished);
 
+/// <summary>An asynchronous invocation waiting to run (InvocationType Event, S3 notifications): durable until it is done.</summary>
+public sealed record StoredInvocation(long Id, string Function, string? Qualifier, byte[] Payload, int Attempts, long NotBeforeMs);
+
 /// <summary>
 /// Durable state of Lambda functions: versions with their configuration (JSON documents the service owns), code
 /// archives by content hash, aliases, and one settings document per function (policy, concurrency, tags, counters).
@@ -66,4 +69,15 @@ public interface IFunctionStore : IDisposable
     ValueTask PutCheckpointAsync(StoredCheckpoint checkpoint, CancellationToken cancellationToken = default);
 
     ValueTask<IReadOnlyList<StoredCheckpoint>> ListCheckpointsAsync(string mappingId, CancellationToken cancellationToken = default);
+
+    /// <summary>Queues an asynchronous invocation; durable when it returns. Returns its id.</summary>
+    ValueTask<long> EnqueueInvocationAsync(string function, string? qualifier, ReadOnlyMemory<byte> payload, long notBeforeMs, CancellationToken cancellationToken = default);
+
+    /// <summary>Queued invocations due at <paramref name="nowMs"/>, oldest first.</summary>
+    ValueTask<IReadOnlyList<StoredInvocation>> DueInvocationsAsync(long nowMs, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Records a failed attempt and when to try again.</summary>
+    ValueTask RescheduleInvocationAsync(long id, int attempts, long notBeforeMs, CancellationToken cancellationToken = default);
+
+    ValueTask CompleteInvocationAsync(long id, CancellationToken cancellationToken = default);
 }

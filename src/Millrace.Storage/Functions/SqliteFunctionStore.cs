@@ -36,6 +36,13 @@ public sealed class SqliteFunctionStore : IFunctionStore
             sequence_number TEXT,
             finished INTEGER NOT NULL,
             PRIMARY KEY (mapping_id, shard_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS invocations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            function TEXT NOT NULL,
+            qualifier TEXT,
+            payload BLOB NOT NULL,
+            attempts INTEGER NOT NULL,
+            not_before_ms INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS aliases (
             function TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -224,6 +231,34 @@ public sealed class SqliteFunctionStore : IFunctionStore
     public ValueTask<IReadOnlyList<StoredCheckpoint>> ListCheckpointsAsync(string mappingId, CancellationToken cancellationToken = default) =>
         Query("SELECT mapping_id, shard_id, sequence_number, finished FROM checkpoints WHERE mapping_id = $m ORDER BY shard_id",
             r => new StoredCheckpoint(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3) == 1), cancellationToken, ("$m", mappingId));
+
+    public ValueTask<long> EnqueueInvocationAsync(string function, string? qualifier, ReadOnlyMemory<byte> payload, long notBeforeMs, CancellationToken cancellationToken = default) =>
+        _sql.LockedAsync(() =>
+        {
+            using var command = _sql.Command(
+                "INSERT INTO invocations (function, qualifier, payload, attempts, not_before_ms) VALUES ($f, $q, $p, 0, $n) RETURNING id", null,
+                ("$f", function), ("$q", qualifier), ("$p", payload.ToArray()), ("$n", notBeforeMs));
+            return (long)command.ExecuteScalar()!;
+        }, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StoredInvocation>> DueInvocationsAsync(long nowMs, int limit, CancellationToken cancellationToken = default) =>
+        Query("SELECT id, function, qualifier, payload, attempts, not_before_ms FROM invocations WHERE not_before_ms <= $n ORDER BY id LIMIT $l",
+            r => new StoredInvocation(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), (byte[])r[3], (int)r.GetInt64(4), r.GetInt64(5)),
+            cancellationToken, ("$n", nowMs), ("$l", limit));
+
+    public ValueTask RescheduleInvocationAsync(long id, int attempts, long notBeforeMs, CancellationToken cancellationToken = default) =>
+        Write(() =>
+        {
+            using var command = _sql.Command("UPDATE invocations SET attempts = $a, not_before_ms = $n WHERE id = $i", null, ("$i", id), ("$a", attempts), ("$n", notBeforeMs));
+            command.ExecuteNonQuery();
+        }, cancellationToken);
+
+    public ValueTask CompleteInvocationAsync(long id, CancellationToken cancellationToken = default) =>
+        Write(() =>
+        {
+            using var command = _sql.Command("DELETE FROM invocations WHERE id = $i", null, ("$i", id));
+            command.ExecuteNonQuery();
+        }, cancellationToken);
 
     private async ValueTask Write(Action work, CancellationToken ct) => await _sql.LockedAsync(() => { work(); return 0; }, ct);
 

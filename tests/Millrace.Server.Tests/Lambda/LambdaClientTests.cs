@@ -23,7 +23,7 @@ public sealed class LambdaClientTests(S3ServerFixture fixture) : IClassFixture<S
 
     [Fact]
     public Task Boto3PythonFunctions() => RunScriptAsync("lambda_boto3.py", "py" + Guid.NewGuid().ToString("N")[..6],
-        "producer", "errors_timeouts_crashes", "invocation_types", "versions_and_aliases", "permissions_concurrency_tags", "listing_and_errors", "log_groups");
+        "producer", "errors_timeouts_crashes", "invocation_types", "versions_and_aliases", "permissions_concurrency_tags", "listing_and_errors", "s3_notifications", "log_groups");
 
     [Fact]
     public Task Boto3NodeCustomAndMisbehavingFunctions() => RunScriptAsync("lambda_runtimes_boto3.py", "rt" + Guid.NewGuid().ToString("N")[..6],

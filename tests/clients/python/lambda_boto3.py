@@ -233,6 +233,52 @@ def listing_and_errors():
     assert err(lambda: lam.delete_function(FunctionName=f"{prefix}-list-4")) == ("ResourceNotFoundException", 404)
 
 
+def s3_notifications():
+    source = f"{prefix}-uploads"
+    sink = f"{prefix}-events"
+    s3.create_bucket(Bucket=source)
+    s3.create_bucket(Bucket=sink)
+    recorder = '''
+import boto3, json, os, urllib.parse
+def handler(event, context):
+    record = event["Records"][0]
+    key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+    boto3.client("s3").put_object(Bucket=os.environ["SINK"], Key=record["eventName"] + "/" + key, Body=json.dumps(event).encode())
+'''
+    name = f"{prefix}-recorder"
+    create(name, zip_of({"app.py": recorder}), Timeout=30, Environment={"Variables": {"SINK": sink}})
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    s3.put_bucket_notification_configuration(Bucket=source, NotificationConfiguration={"LambdaFunctionConfigurations": [
+        {"Id": "created", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}}},
+        {"Id": "removed", "LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    put = s3.put_object(Bucket=source, Key="in/a b+c.txt", Body=b"twelve bytes")
+    s3.put_object(Bucket=source, Key="out/ignored.txt", Body=b"x")
+    s3.copy_object(Bucket=source, Key="in/copy.txt", CopySource={"Bucket": source, "Key": "in/a b+c.txt"})
+    s3.delete_object(Bucket=source, Key="out/ignored.txt")
+
+    def recorded(key):
+        try:
+            return json.loads(s3.get_object(Bucket=sink, Key=key)["Body"].read())["Records"][0]
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    for key in ["ObjectCreated:Put/in/a b+c.txt", "ObjectCreated:Copy/in/copy.txt", "ObjectRemoved:Delete/out/ignored.txt"]:
+        deadline = time.time() + 30
+        while recorded(key) is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert recorded(key) is not None, f"no notification for {key}"
+    event = recorded("ObjectCreated:Put/in/a b+c.txt")
+    assert event["eventVersion"] == "2.1" and event["eventSource"] == "aws:s3" and event["awsRegion"] == "us-east-1", event
+    assert event["s3"]["bucket"]["name"] == source and event["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{source}", event
+    obj = event["s3"]["object"]
+    assert obj["key"] == "in/a+b%2Bc.txt" and obj["size"] == 12 and obj["eTag"] == put["ETag"].strip('"'), obj
+    assert event["s3"]["configurationId"] == "created" and len(obj["sequencer"]) == 16, event
+    removed = recorded("ObjectRemoved:Delete/out/ignored.txt")
+    assert removed["s3"]["configurationId"] == "removed" and "size" not in removed["s3"]["object"], removed
+    assert recorded("ObjectCreated:Put/out/ignored.txt") is None, "the prefix filter let out/ignored.txt through"
+
+
 def log_groups():
     name = f"{prefix}-behaviours"
     group = f"/aws/lambda/{name}"
@@ -248,7 +294,7 @@ def log_groups():
 
 for name, fn in [("producer", producer), ("errors_timeouts_crashes", errors_timeouts_crashes), ("invocation_types", invocation_types),
                  ("versions_and_aliases", versions_and_aliases), ("permissions_concurrency_tags", permissions_concurrency_tags),
-                 ("listing_and_errors", listing_and_errors), ("log_groups", log_groups)]:
+                 ("listing_and_errors", listing_and_errors), ("s3_notifications", s3_notifications), ("log_groups", log_groups)]:
     check(name, fn)
 
 finish()
