@@ -19,5 +19,12 @@ public interface IBucketObjects
 /// </summary>
 public interface IKinesisCalls
 {
-    Task<JsonObject> CallAsync(string operation, JsonObject input, CancellationToken cancellationToken = default);
+    /// <summary>The operation's output as UTF-8 JSON (GetRecords pages are read without building a document).</summary>
+    Task<byte[]> CallUtf8Async(string operation, JsonObject input, CancellationToken cancellationToken = default);
+
+    async Task<JsonObject> CallAsync(string operation, JsonObject input, CancellationToken cancellationToken = default)
+    {
+        var output = await CallUtf8Async(operation, input, cancellationToken);
+        return output.Length == 0 ? [] : JsonNode.Parse(output)!.AsObject();
+    }
 }

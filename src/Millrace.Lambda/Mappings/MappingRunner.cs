@@ -8,6 +8,9 @@ using Millrace.Storage.Functions;
 
 namespace Millrace.Lambda.Mappings;
 
+/// <summary>A record read from a shard: what the event carries (the arrival time also as Kinesis wrote it).</summary>
+internal readonly record struct StreamRecord(string SequenceNumber, string PartitionKey, string Data, double Arrival, string ArrivalText);
+
 /// <summary>
 /// Runs one event-source mapping: finds the stream's shards (again every second, so resharding is followed),
 /// polls each shard whose parents are done, and invokes the function with batches in AWS's event shape, one batch
@@ -180,42 +183,52 @@ internal sealed class MappingRunner : IAsyncDisposable
         try
         {
             var iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
-            var pending = new List<JsonObject>();
+            var pending = new List<StreamRecord>();
             var windowStart = DateTime.UtcNow;
+            Task<(List<StreamRecord> Records, string? Next)>? ahead = null;
             while (!ct.IsCancellationRequested)
             {
-                JsonObject output;
+                (List<StreamRecord> Records, string? Next) output;
                 try
                 {
-                    output = await _owner.Kinesis.CallAsync("GetRecords", new JsonObject { ["ShardIterator"] = iterator, ["Limit"] = Math.Min(10_000, BatchSize) }, ct);
+                    output = await (ahead ?? GetRecordsAsync(iterator, ct));
+                    ahead = null;
                 }
                 catch (ServiceException e) when (e.Code == "ProvisionedThroughputExceededException")
                 {
+                    ahead = null;
                     // Lambda's reads count against the shard's limits, as on AWS; the iterator stays valid.
                     await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
                     continue;
                 }
                 catch (ServiceException e) when (e.Code == "ExpiredIteratorException")
                 {
+                    ahead = null;
                     iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
                     pending.Clear();
                     continue;
                 }
 
-                var records = output["Records"]!.AsArray();
+                var records = output.Records;
                 if (pending.Count == 0)
                 {
                     windowStart = DateTime.UtcNow;
                 }
 
-                pending.AddRange(records.Select(r => r!.AsObject()));
-                var next = output["NextShardIterator"]?.GetValue<string>();
+                pending.AddRange(records);
+                var next = output.Next;
+                // Read the next records while this batch runs in the function: the shard's reads and invokes overlap.
+                if (next is not null && records.Count > 0)
+                {
+                    ahead = GetRecordsAsync(next, ct);
+                }
+
                 var windowOver = DateTime.UtcNow - windowStart >= BatchingWindow;
                 while (pending.Count > 0 && (pending.Count >= BatchSize || windowOver || next is null))
                 {
                     var batch = TakeBatch(pending);
                     await ProcessAsync(shardId, batch, ct);
-                    checkpoint = batch[^1]["SequenceNumber"]!.GetValue<string>();
+                    checkpoint = batch[^1].SequenceNumber;
                 }
 
                 if (next is null)
@@ -241,14 +254,31 @@ internal sealed class MappingRunner : IAsyncDisposable
         }
     }
 
-    /// <summary>Up to BatchSize records from the front of <paramref name="pending"/>, within the 6 MB invoke payload.</summary>
-    private List<JsonObject> TakeBatch(List<JsonObject> pending)
+    private async Task<(List<StreamRecord> Records, string? Next)> GetRecordsAsync(string iterator, CancellationToken ct)
     {
-        var batch = new List<JsonObject>();
+        var output = await _owner.Kinesis.CallUtf8Async("GetRecords", new JsonObject { ["ShardIterator"] = iterator, ["Limit"] = Math.Min(10_000, BatchSize) }, ct);
+        using var document = JsonDocument.Parse(output);
+        var root = document.RootElement;
+        var records = new List<StreamRecord>();
+        foreach (var r in root.GetProperty("Records").EnumerateArray())
+        {
+            var arrival = r.GetProperty("ApproximateArrivalTimestamp");
+            records.Add(new StreamRecord(r.GetProperty("SequenceNumber").GetString()!, r.GetProperty("PartitionKey").GetString()!,
+                r.GetProperty("Data").GetString()!, arrival.GetDouble(), arrival.GetRawText()));
+        }
+
+        var next = root.TryGetProperty("NextShardIterator", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+        return (records, next);
+    }
+
+    /// <summary>Up to BatchSize records from the front of <paramref name="pending"/>, within the 6 MB invoke payload.</summary>
+    private List<StreamRecord> TakeBatch(List<StreamRecord> pending)
+    {
+        var batch = new List<StreamRecord>();
         long bytes = 64;
         foreach (var record in pending)
         {
-            var size = (record["Data"]!.GetValue<string>().Length) + 600;
+            var size = record.Data.Length + record.PartitionKey.Length + 600;
             if (batch.Count > 0 && (batch.Count >= BatchSize || bytes + size > MaxPayloadBytes))
             {
                 break;
@@ -263,9 +293,9 @@ internal sealed class MappingRunner : IAsyncDisposable
     }
 
     /// <summary>Invokes the function with a batch until it succeeds or AWS's rules discard it; checkpoints after it.</summary>
-    private async Task ProcessAsync(string shardId, List<JsonObject> records, CancellationToken ct)
+    private async Task ProcessAsync(string shardId, List<StreamRecord> records, CancellationToken ct)
     {
-        var work = new Stack<(List<JsonObject> Batch, int Attempts)>();
+        var work = new Stack<(List<StreamRecord> Batch, int Attempts)>();
         work.Push((records, 0));
         while (work.Count > 0)
         {
@@ -317,14 +347,13 @@ internal sealed class MappingRunner : IAsyncDisposable
         }
     }
 
-    private async Task CheckpointAsync(string shardId, JsonObject last, CancellationToken ct) =>
-        await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, last["SequenceNumber"]!.GetValue<string>(), Finished: false), ct);
+    private async Task CheckpointAsync(string shardId, StreamRecord last, CancellationToken ct) =>
+        await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, last.SequenceNumber, Finished: false), ct);
 
-    private double AgeSeconds(JsonObject record) =>
-        _owner.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - record["ApproximateArrivalTimestamp"]!.GetValue<double>();
+    private double AgeSeconds(StreamRecord record) => _owner.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - record.Arrival;
 
     /// <summary>One invocation: (success, index of the first record to retry when the function reported item failures, the result).</summary>
-    private async Task<(bool Ok, int FailedFrom, Runtime.InvocationResult? Result)> InvokeAsync(string shardId, List<JsonObject> batch, CancellationToken ct)
+    private async Task<(bool Ok, int FailedFrom, Runtime.InvocationResult? Result)> InvokeAsync(string shardId, List<StreamRecord> batch, CancellationToken ct)
     {
         var payload = Event(shardId, batch);
         for (var throttled = 0; ; throttled++)
@@ -359,7 +388,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     /// AWS's ReportBatchItemFailures rules: an empty or null list (or response) is full success; an invalid
     /// itemIdentifier fails the whole batch (index 0); otherwise processing resumes at the lowest failed sequence number.
     /// </summary>
-    private static int? FirstFailure(List<JsonObject> batch, byte[] payload)
+    private static int? FirstFailure(List<StreamRecord> batch, byte[] payload)
     {
         JsonNode? response;
         try
@@ -388,42 +417,49 @@ internal sealed class MappingRunner : IAsyncDisposable
             lowest = lowest is null || seq < lowest ? seq : lowest;
         }
 
-        var index = batch.FindIndex(r => BigInteger.Parse(r["SequenceNumber"]!.GetValue<string>(), CultureInfo.InvariantCulture) == lowest);
+        var index = batch.FindIndex(r => BigInteger.Parse(r.SequenceNumber, CultureInfo.InvariantCulture) == lowest);
         return index < 0 ? 0 : index;
     }
 
-    private byte[] Event(string shardId, List<JsonObject> batch)
+    /// <summary>The event in AWS's shape and member order, written straight from the records.</summary>
+    private byte[] Event(string shardId, List<StreamRecord> batch)
     {
         var role = "arn:aws:iam::" + _owner.Options.AccountId + ":role/lambda-role";
-        var records = new JsonArray();
-        foreach (var r in batch)
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(batch.Sum(r => r.Data.Length + 512) + 64);
+        using (var w = new Utf8JsonWriter(buffer))
         {
-            var sequence = r["SequenceNumber"]!.GetValue<string>();
-            records.Add(new JsonObject
+            w.WriteStartObject();
+            w.WriteStartArray("Records");
+            foreach (var r in batch)
             {
-                ["kinesis"] = new JsonObject
-                {
-                    ["kinesisSchemaVersion"] = "1.0",
-                    ["partitionKey"] = r["PartitionKey"]!.GetValue<string>(),
-                    ["sequenceNumber"] = sequence,
-                    ["data"] = r["Data"]!.GetValue<string>(),
-                    ["approximateArrivalTimestamp"] = r["ApproximateArrivalTimestamp"]!.DeepClone(),
-                },
-                ["eventSource"] = "aws:kinesis",
-                ["eventVersion"] = "1.0",
-                ["eventID"] = $"{shardId}:{sequence}",
-                ["eventName"] = "aws:kinesis:record",
-                ["invokeIdentityArn"] = role,
-                ["awsRegion"] = _owner.Options.Region,
-                ["eventSourceARN"] = _streamArn,
-            });
+                w.WriteStartObject();
+                w.WriteStartObject("kinesis");
+                w.WriteString("kinesisSchemaVersion", "1.0");
+                w.WriteString("partitionKey", r.PartitionKey);
+                w.WriteString("sequenceNumber", r.SequenceNumber);
+                w.WriteString("data", r.Data);
+                w.WritePropertyName("approximateArrivalTimestamp");
+                w.WriteRawValue(r.ArrivalText, skipInputValidation: true);
+                w.WriteEndObject();
+                w.WriteString("eventSource", "aws:kinesis");
+                w.WriteString("eventVersion", "1.0");
+                w.WriteString("eventID", shardId + ":" + r.SequenceNumber);
+                w.WriteString("eventName", "aws:kinesis:record");
+                w.WriteString("invokeIdentityArn", role);
+                w.WriteString("awsRegion", _owner.Options.Region);
+                w.WriteString("eventSourceARN", _streamArn);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
         }
 
-        return Encoding.UTF8.GetBytes(new JsonObject { ["Records"] = records }.ToJsonString());
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>Gives up on a batch: its invocation record (and the batch) goes to the on-failure bucket; processing goes on after it.</summary>
-    private async Task DiscardAsync(string shardId, List<JsonObject> batch, string condition, int invokes, Runtime.InvocationResult? result, CancellationToken ct)
+    private async Task DiscardAsync(string shardId, List<StreamRecord> batch, string condition, int invokes, Runtime.InvocationResult? result, CancellationToken ct)
     {
         if (FailureBucket is { } bucket && _owner.Lambda.Objects is { } objects)
         {
@@ -450,10 +486,10 @@ internal sealed class MappingRunner : IAsyncDisposable
                 ["KinesisBatchInfo"] = new JsonObject
                 {
                     ["shardId"] = shardId,
-                    ["startSequenceNumber"] = batch[0]["SequenceNumber"]!.GetValue<string>(),
-                    ["endSequenceNumber"] = batch[^1]["SequenceNumber"]!.GetValue<string>(),
-                    ["approximateArrivalOfFirstRecord"] = Iso(batch[0]["ApproximateArrivalTimestamp"]!.GetValue<double>()),
-                    ["approximateArrivalOfLastRecord"] = Iso(batch[^1]["ApproximateArrivalTimestamp"]!.GetValue<double>()),
+                    ["startSequenceNumber"] = batch[0].SequenceNumber,
+                    ["endSequenceNumber"] = batch[^1].SequenceNumber,
+                    ["approximateArrivalOfFirstRecord"] = Iso(batch[0].Arrival),
+                    ["approximateArrivalOfLastRecord"] = Iso(batch[^1].Arrival),
                     ["batchSize"] = batch.Count,
                     ["streamArn"] = _streamArn,
                 },

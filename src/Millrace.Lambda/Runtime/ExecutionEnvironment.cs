@@ -31,6 +31,7 @@ internal sealed class ExecutionEnvironment : IAsyncDisposable
     private Process? _process;
     private Invocation? _current;
     private int _markers;
+    private TaskCompletionSource _outputDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _spawnedAt;
     private Task _stdout = Task.CompletedTask;
     private Task _stderr = Task.CompletedTask;
@@ -144,6 +145,7 @@ internal sealed class ExecutionEnvironment : IAsyncDisposable
             _pendingLog.Clear();
             _current = invocation;
             _markers = 0;
+            _outputDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         await _next.Writer.WriteAsync(invocation);
@@ -285,11 +287,7 @@ internal sealed class ExecutionEnvironment : IAsyncDisposable
         }
         else if (_managedBootstrap)
         {
-            var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
-            while (Volatile.Read(ref _markers) < 2 && Stopwatch.GetTimestamp() < deadline && !_exited.Task.IsCompleted)
-            {
-                await Task.Delay(1);
-            }
+            await Task.WhenAny(_outputDone.Task, _exited.Task, Task.Delay(TimeSpan.FromSeconds(1)));
         }
         else
         {
@@ -351,9 +349,9 @@ internal sealed class ExecutionEnvironment : IAsyncDisposable
     {
         if (text.StartsWith(EndMarker, StringComparison.Ordinal))
         {
-            if (_current?.RequestId == text[EndMarker.Length..].Trim())
+            if (_current?.RequestId == text[EndMarker.Length..].Trim() && Interlocked.Increment(ref _markers) == 2)
             {
-                Interlocked.Increment(ref _markers);
+                _outputDone.TrySetResult(); // both stdout and stderr are read up to the end of this invocation
             }
 
             return;

@@ -33,6 +33,11 @@ public sealed class FunctionExecutor : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _reaper;
 
+    // Logs are written behind the invocation (one writer, in order): an Invoke does not wait for their fsync.
+    private readonly System.Threading.Channels.Channel<(string Group, string Stream, List<(long, string)> Events)> _pendingLogs =
+        System.Threading.Channels.Channel.CreateUnbounded<(string, string, List<(long, string)>)>(new() { SingleReader = true });
+    private readonly Task _logWriter;
+
     private FunctionExecutor(LambdaOptions options, LambdaRuntimes runtimes, RuntimeApiHost host, IFunctionLogSink logs)
     {
         _options = options;
@@ -40,6 +45,7 @@ public sealed class FunctionExecutor : IAsyncDisposable
         _host = host;
         _logs = logs;
         _reaper = Task.Run(ReapIdleAsync);
+        _logWriter = Task.Run(WriteLogsAsync);
     }
 
     public static async Task<FunctionExecutor> StartAsync(LambdaOptions options, IFunctionLogSink logs, CancellationToken ct = default)
@@ -243,7 +249,24 @@ public sealed class FunctionExecutor : IAsyncDisposable
         return vars;
     }
 
-    private async Task<string> WriteLogAsync(ExecutionEnvironment env, string requestId, long startedMs, List<(long Timestamp, string Message)> lines,
+    private async Task WriteLogsAsync()
+    {
+        await foreach (var (group, stream, events) in _pendingLogs.Reader.ReadAllAsync())
+        {
+            try
+            {
+                await _logs.WriteAsync(group, stream, events);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Logs are best effort: an invocation never fails because its log could not be written.
+                Interlocked.Increment(ref _logFailures);
+                LastLogFailure = e.Message;
+            }
+        }
+    }
+
+    private Task<string> WriteLogAsync(ExecutionEnvironment env, string requestId, long startedMs, List<(long Timestamp, string Message)> lines,
         double durationMs, double? initMs)
     {
         var f = env.Function;
@@ -260,20 +283,11 @@ public sealed class FunctionExecutor : IAsyncDisposable
 
         events.Add((endMs, report.ToString()));
         events.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        try
-        {
-            await _logs.WriteAsync(f.LogGroup, env.LogStream, events);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Logs are best effort: an invocation never fails because its log could not be written.
-            Interlocked.Increment(ref _logFailures);
-            LastLogFailure = e.Message;
-        }
+        _pendingLogs.Writer.TryWrite((f.LogGroup, env.LogStream, events));
 
         var text = string.Concat(events.Select(e => e.Item2 + "\n"));
         var bytes = Encoding.UTF8.GetBytes(text);
-        return bytes.Length <= TailBytes ? text : Encoding.UTF8.GetString(bytes, bytes.Length - TailBytes, TailBytes);
+        return Task.FromResult(bytes.Length <= TailBytes ? text : Encoding.UTF8.GetString(bytes, bytes.Length - TailBytes, TailBytes));
     }
 
     private async Task ReapIdleAsync()
@@ -328,6 +342,8 @@ public sealed class FunctionExecutor : IAsyncDisposable
         }
 
         await _host.DisposeAsync();
+        _pendingLogs.Writer.TryComplete();
+        await _logWriter;
         _stopping.Dispose();
     }
 }

@@ -66,7 +66,7 @@ internal sealed class BucketObjectBridge(S3Service s3) : IBucketObjects
 /// <summary>Kinesis operations called in process by Lambda's event-source mappings: the same handlers the endpoint runs, no HTTP.</summary>
 internal sealed class KinesisCallBridge(IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock) : IKinesisCalls
 {
-    public async Task<JsonObject> CallAsync(string operation, JsonObject input, CancellationToken cancellationToken = default)
+    public async Task<byte[]> CallUtf8Async(string operation, JsonObject input, CancellationToken cancellationToken = default)
     {
         var handler = operations[operation];
         using var document = JsonDocument.Parse(input.ToJsonString());
@@ -84,7 +84,7 @@ internal sealed class KinesisCallBridge(IReadOnlyDictionary<string, KinesisOpera
             }
         }
 
-        return buffer.WrittenCount == 0 ? [] : JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
+        return buffer.WrittenSpan.ToArray();
     }
 }
 
