@@ -125,6 +125,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
 
         if (input["FilterCriteria"] is JsonObject filter)
         {
+            CheckFilter(filter);
             document["FilterCriteria"] = filter.DeepClone();
         }
 
@@ -146,6 +147,18 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         }
 
         return document;
+    }
+
+    private static void CheckFilter(JsonNode? criteria)
+    {
+        try
+        {
+            EventFilter.Parse(criteria);
+        }
+        catch (FormatException e)
+        {
+            throw Invalid(e.Message);
+        }
     }
 
     private static void CheckMaximumRecordAge(JsonObject document)
@@ -295,6 +308,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
             }
 
             CheckMaximumRecordAge(document);
+            CheckFilter(document["FilterCriteria"]);
             enabled = ModelDocument.GetBoolean(input["Enabled"]) ?? document["State"]!.GetValue<string>() != "Disabled";
             document["State"] = enabled ? "Enabled" : "Disabled";
             document["LastModified"] = Epoch(_options.Clock.GetUtcNow());

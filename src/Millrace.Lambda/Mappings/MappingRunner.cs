@@ -31,6 +31,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     private readonly string _streamArn;
     private readonly string _functionName;
     private readonly string? _qualifier;
+    private readonly EventFilter? _filter;
     private Task _loop = Task.CompletedTask;
 
     public MappingRunner(EventSourceMappings owner, string id, JsonObject document)
@@ -45,6 +46,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         var parts = function[(function.IndexOf(":function:", StringComparison.Ordinal) + ":function:".Length)..].Split(':');
         _functionName = parts[0];
         _qualifier = parts.Length > 1 ? parts[1] : null;
+        _filter = EventFilter.Parse(document["FilterCriteria"]);
     }
 
     public string? LastProcessingResult { get; private set; }
@@ -209,16 +211,30 @@ internal sealed class MappingRunner : IAsyncDisposable
                     continue;
                 }
 
-                var records = output.Records;
+                var page = output.Records;
+                var records = page;
                 if (pending.Count == 0)
                 {
                     windowStart = DateTime.UtcNow;
                 }
 
-                pending.AddRange(records);
                 var next = output.Next;
+                if (_filter is not null && records.Count > 0)
+                {
+                    // Records no filter matches are skipped, and count as processed.
+                    var matched = records.Where(r => _filter.Matches(Convert.FromBase64String(r.Data))).ToList();
+                    if (matched.Count == 0 && pending.Count == 0)
+                    {
+                        await CheckpointAsync(shardId, records[^1], ct);
+                        checkpoint = records[^1].SequenceNumber;
+                    }
+
+                    records = matched;
+                }
+
+                pending.AddRange(records);
                 // Read the next records while this batch runs in the function: the shard's reads and invokes overlap.
-                if (next is not null && records.Count > 0)
+                if (next is not null && page.Count > 0)
                 {
                     ahead = GetRecordsAsync(next, ct);
                 }
@@ -239,7 +255,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 }
 
                 iterator = next;
-                if (records.Count == 0)
+                if (page.Count == 0)
                 {
                     await Task.Delay(IdlePoll, ct);
                 }

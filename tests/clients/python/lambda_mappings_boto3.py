@@ -181,6 +181,26 @@ def bisect_and_retries():
     wait_for(lambda: any(base64.b64decode(r["kinesis"]["data"]) == b"after" for b in batches("bisect") for r in b["Records"]), "the record after")
 
 
+def filter_criteria():
+    name = f"{prefix}-filtered"
+    arn = stream(name, 1)
+    fn = function(f"{prefix}-filtered-fn", {"TAG": "filtered", "BUCKET": bucket})
+    pattern = json.dumps({"data": {"kind": ["keep"], "n": [{"numeric": [">=", 2]}]}})
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON", BatchSize=100,
+                                        FilterCriteria={"Filters": [{"Pattern": pattern}]})
+    assert m["FilterCriteria"] == {"Filters": [{"Pattern": pattern}]}, m
+    datas = [json.dumps({"kind": "keep", "n": 1}), json.dumps({"kind": "keep", "n": 2}), "not json at all",
+             json.dumps({"kind": "drop", "n": 5}), json.dumps({"kind": "keep", "n": 3})]
+    kinesis.put_records(StreamName=name, Records=[{"Data": d.encode(), "PartitionKey": "k"} for d in datas])
+    wait_for(lambda: sum(len(b["Records"]) for b in batches("filtered")) >= 2, "the matching records")
+    time.sleep(1)
+    got = [json.loads(base64.b64decode(r["kinesis"]["data"])) for b in batches("filtered") for r in b["Records"]]
+    assert got == [{"kind": "keep", "n": 2}, {"kind": "keep", "n": 3}], got
+    bad = err(lambda: lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, StartingPosition="LATEST",
+                                                      FilterCriteria={"Filters": [{"Pattern": "{not json"}]}))
+    assert bad == ("InvalidParameterValueException", 400), bad
+
+
 def mapping_api():
     arn = stream(f"{prefix}-api", 1)
     fn = function(f"{prefix}-api-fn", {"TAG": "api", "BUCKET": bucket})
@@ -204,7 +224,7 @@ def mapping_api():
 
 
 for name, fn in [("tutorial", tutorial), ("report_batch_item_failures", report_batch_item_failures),
-                 ("bisect_and_retries", bisect_and_retries), ("mapping_api", mapping_api)]:
+                 ("bisect_and_retries", bisect_and_retries), ("filter_criteria", filter_criteria), ("mapping_api", mapping_api)]:
     check(name, fn)
 
 finish()
