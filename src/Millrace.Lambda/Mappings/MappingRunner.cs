@@ -9,7 +9,11 @@ using Millrace.Storage.Functions;
 namespace Millrace.Lambda.Mappings;
 
 /// <summary>A record read from a shard: what the event carries (the arrival time also as Kinesis wrote it).</summary>
-internal readonly record struct StreamRecord(string SequenceNumber, string PartitionKey, string Data, double Arrival, string ArrivalText);
+internal readonly record struct StreamRecord(string SequenceNumber, string PartitionKey, string Data, double Arrival, string ArrivalText)
+{
+    /// <summary>Its place among the records read from the shard by this runner.</summary>
+    public long Ordinal { get; init; }
+}
 
 /// <summary>
 /// Runs one event-source mapping: finds the stream's shards (again every second, so resharding is followed),
@@ -180,13 +184,22 @@ internal sealed class MappingRunner : IAsyncDisposable
         return output["ShardIterator"]!.GetValue<string>();
     }
 
+    /// <summary>
+    /// Reads a shard and runs its batches: with ParallelizationFactor N, records are spread over N lanes by partition
+    /// key, each lane with one batch in flight, so order is kept per key; the shard's checkpoint advances only past
+    /// records that every lane has finished with.
+    /// </summary>
     private async Task PollShardAsync(string shardId, string? checkpoint, bool childShard, CancellationToken ct)
     {
+        var factor = (int)Math.Clamp(_document["ParallelizationFactor"]?.GetValue<long>() ?? 1, 1, 10);
+        var progress = new ShardProgress(this, shardId, checkpoint);
+        var lanes = Enumerable.Range(0, factor).Select(_ => new List<StreamRecord>()).ToArray();
+        var windows = new DateTime[factor];
+        var running = new Task?[factor];
+        var lastRead = checkpoint;
         try
         {
             var iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
-            var pending = new List<StreamRecord>();
-            var windowStart = DateTime.UtcNow;
             Task<(List<StreamRecord> Records, string? Next)>? ahead = null;
             while (!ct.IsCancellationRequested)
             {
@@ -198,59 +211,68 @@ internal sealed class MappingRunner : IAsyncDisposable
                 }
                 catch (ServiceException e) when (e.Code == "ProvisionedThroughputExceededException")
                 {
-                    ahead = null;
                     // Lambda's reads count against the shard's limits, as on AWS; the iterator stays valid.
+                    ahead = null;
                     await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
                     continue;
                 }
                 catch (ServiceException e) when (e.Code == "ExpiredIteratorException")
                 {
+                    // Resume right after what was read: what is queued in the lanes is not read twice.
                     ahead = null;
-                    iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
-                    pending.Clear();
+                    iterator = await IteratorAsync(shardId, lastRead, childShard && lastRead is null, ct);
                     continue;
                 }
 
-                var page = output.Records;
-                var records = page;
-                if (pending.Count == 0)
-                {
-                    windowStart = DateTime.UtcNow;
-                }
-
+                var page = progress.Register(output.Records);
                 var next = output.Next;
-                if (_filter is not null && records.Count > 0)
+                if (page.Count > 0)
                 {
-                    // Records no filter matches are skipped, and count as processed.
-                    var matched = records.Where(r => _filter.Matches(Convert.FromBase64String(r.Data))).ToList();
-                    if (matched.Count == 0 && pending.Count == 0)
-                    {
-                        await CheckpointAsync(shardId, records[^1], ct);
-                        checkpoint = records[^1].SequenceNumber;
-                    }
-
-                    records = matched;
+                    lastRead = page[^1].SequenceNumber;
                 }
 
-                pending.AddRange(records);
-                // Read the next records while this batch runs in the function: the shard's reads and invokes overlap.
+                // Read the next records while batches run in the function: the shard's reads and invokes overlap.
                 if (next is not null && page.Count > 0)
                 {
                     ahead = GetRecordsAsync(next, ct);
                 }
 
-                var windowOver = DateTime.UtcNow - windowStart >= BatchingWindow;
-                while (pending.Count > 0 && (pending.Count >= BatchSize || windowOver || next is null))
+                foreach (var record in page)
                 {
-                    var batch = TakeBatch(pending);
-                    await ProcessAsync(shardId, batch, ct);
-                    checkpoint = batch[^1].SequenceNumber;
+                    if (_filter is not null && !_filter.Matches(Convert.FromBase64String(record.Data)))
+                    {
+                        await progress.DoneAsync([record], ct); // skipped records count as processed
+                        continue;
+                    }
+
+                    var lane = factor == 1 ? 0 : (int)((uint)StringComparer.Ordinal.GetHashCode(record.PartitionKey) % (uint)factor);
+                    if (lanes[lane].Count == 0)
+                    {
+                        windows[lane] = DateTime.UtcNow;
+                    }
+
+                    lanes[lane].Add(record);
+                }
+
+                Dispatch(shardId, lanes, windows, running, progress, closing: next is null, ct);
+
+                // Back-pressure: while a lane holds a full batch it cannot start, wait for a lane to finish.
+                if (Enumerable.Range(0, factor).Any(i => lanes[i].Count >= BatchSize && running[i] is { IsCompleted: false }))
+                {
+                    await WhenALaneFinishesAsync(running);
                 }
 
                 if (next is null)
                 {
-                    // A closed shard read to its end: its children may start.
-                    await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, checkpoint, Finished: true), ct);
+                    // A closed shard read to its end: finish its batches, then its children may start.
+                    while (lanes.Any(l => l.Count > 0) || running.Any(t => t is { IsCompleted: false }))
+                    {
+                        Dispatch(shardId, lanes, windows, running, progress, closing: true, ct);
+                        await WhenALaneFinishesAsync(running);
+                    }
+
+                    await Task.WhenAll(running.Where(t => t is not null)!);
+                    await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, progress.Checkpoint, Finished: true), ct);
                     return;
                 }
 
@@ -267,6 +289,106 @@ internal sealed class MappingRunner : IAsyncDisposable
         catch (ServiceException)
         {
             // The shard or stream went away; discovery decides what happens next.
+        }
+
+        await Task.WhenAll(running.Where(t => t is not null)!).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private static async Task WhenALaneFinishesAsync(Task?[] running)
+    {
+        var busy = running.Where(t => t is { IsCompleted: false }).Select(t => t!).ToList();
+        if (busy.Count > 0)
+        {
+            await Task.WhenAny(busy);
+        }
+    }
+
+    /// <summary>Starts a batch on each idle lane that has a full batch, an expired batching window, or the end of a closed shard.</summary>
+    private void Dispatch(string shardId, List<StreamRecord>[] lanes, DateTime[] windows, Task?[] running, ShardProgress progress, bool closing, CancellationToken ct)
+    {
+        for (var i = 0; i < lanes.Length; i++)
+        {
+            if (running[i] is { IsCompleted: false } || lanes[i].Count == 0)
+            {
+                continue;
+            }
+
+            if (running[i] is { IsFaulted: true } failed)
+            {
+                throw failed.Exception!.InnerException!;
+            }
+
+            if (lanes[i].Count >= BatchSize || closing || DateTime.UtcNow - windows[i] >= BatchingWindow)
+            {
+                var batch = TakeBatch(lanes[i]);
+                windows[i] = DateTime.UtcNow;
+                running[i] = Task.Run(() => ProcessAsync(shardId, batch, progress, ct), ct);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Which records of a shard are done, in the order they were read: the checkpoint is the last record before the
+    /// first one still queued or in flight, written durably whenever it moves.
+    /// </summary>
+    private sealed class ShardProgress(MappingRunner runner, string shardId, string? checkpoint)
+    {
+        private readonly object _gate = new();
+        private readonly SemaphoreSlim _persist = new(1, 1);
+        private readonly Dictionary<long, string> _sequences = [];
+        private readonly HashSet<long> _done = [];
+        private long _next;
+        private long _frontier;
+        private string? _persisted = checkpoint;
+
+        public string? Checkpoint { get; private set; } = checkpoint;
+
+        public List<StreamRecord> Register(List<StreamRecord> page)
+        {
+            lock (_gate)
+            {
+                var numbered = new List<StreamRecord>(page.Count);
+                foreach (var record in page)
+                {
+                    _sequences[_next] = record.SequenceNumber;
+                    numbered.Add(record with { Ordinal = _next++ });
+                }
+
+                return numbered;
+            }
+        }
+
+        public async Task DoneAsync(IEnumerable<StreamRecord> records, CancellationToken ct)
+        {
+            lock (_gate)
+            {
+                foreach (var record in records)
+                {
+                    _done.Add(record.Ordinal);
+                }
+
+                while (_done.Remove(_frontier))
+                {
+                    Checkpoint = _sequences[_frontier];
+                    _sequences.Remove(_frontier);
+                    _frontier++;
+                }
+            }
+
+            await _persist.WaitAsync(ct);
+            try
+            {
+                var current = Checkpoint;
+                if (current != _persisted)
+                {
+                    await runner._owner.Store.PutCheckpointAsync(new StoredCheckpoint(runner._id, shardId, current, Finished: false), ct);
+                    _persisted = current;
+                }
+            }
+            finally
+            {
+                _persist.Release();
+            }
         }
     }
 
@@ -309,7 +431,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     }
 
     /// <summary>Invokes the function with a batch until it succeeds or AWS's rules discard it; checkpoints after it.</summary>
-    private async Task ProcessAsync(string shardId, List<StreamRecord> records, CancellationToken ct)
+    private async Task ProcessAsync(string shardId, List<StreamRecord> records, ShardProgress progress, CancellationToken ct)
     {
         var work = new Stack<(List<StreamRecord> Batch, int Attempts)>();
         work.Push((records, 0));
@@ -321,7 +443,7 @@ internal sealed class MappingRunner : IAsyncDisposable
             {
                 if (MaxAgeSeconds >= 0 && AgeSeconds(batch[0]) > MaxAgeSeconds)
                 {
-                    await DiscardAsync(shardId, batch, "RecordAgeExceeded", invokes, null, ct);
+                    await DiscardAsync(shardId, batch, "RecordAgeExceeded", invokes, null, progress, ct);
                     break;
                 }
 
@@ -330,7 +452,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 if (ok)
                 {
                     LastProcessingResult = "OK";
-                    await CheckpointAsync(shardId, batch[^1], ct);
+                    await progress.DoneAsync(batch, ct);
                     break;
                 }
 
@@ -339,7 +461,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 // ReportBatchItemFailures: what came before the lowest failed record is done.
                 if (failedFrom > 0)
                 {
-                    await CheckpointAsync(shardId, batch[failedFrom - 1], ct);
+                    await progress.DoneAsync(batch[..failedFrom], ct);
                     batch = batch[failedFrom..];
                 }
 
@@ -354,7 +476,7 @@ internal sealed class MappingRunner : IAsyncDisposable
 
                 if (MaxRetries >= 0 && invokes > MaxRetries)
                 {
-                    await DiscardAsync(shardId, batch, "RetryAttemptsExhausted", invokes, result, ct);
+                    await DiscardAsync(shardId, batch, "RetryAttemptsExhausted", invokes, result, progress, ct);
                     break;
                 }
 
@@ -362,9 +484,6 @@ internal sealed class MappingRunner : IAsyncDisposable
             }
         }
     }
-
-    private async Task CheckpointAsync(string shardId, StreamRecord last, CancellationToken ct) =>
-        await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, last.SequenceNumber, Finished: false), ct);
 
     private double AgeSeconds(StreamRecord record) => _owner.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - record.Arrival;
 
@@ -475,7 +594,8 @@ internal sealed class MappingRunner : IAsyncDisposable
     }
 
     /// <summary>Gives up on a batch: its invocation record (and the batch) goes to the on-failure bucket; processing goes on after it.</summary>
-    private async Task DiscardAsync(string shardId, List<StreamRecord> batch, string condition, int invokes, Runtime.InvocationResult? result, CancellationToken ct)
+    private async Task DiscardAsync(string shardId, List<StreamRecord> batch, string condition, int invokes, Runtime.InvocationResult? result,
+        ShardProgress progress, CancellationToken ct)
     {
         if (FailureBucket is { } bucket && _owner.Lambda.Objects is { } objects)
         {
@@ -529,7 +649,7 @@ internal sealed class MappingRunner : IAsyncDisposable
             }
         }
 
-        await CheckpointAsync(shardId, batch[^1], ct);
+        await progress.DoneAsync(batch, ct);
     }
 
     public async ValueTask DisposeAsync()

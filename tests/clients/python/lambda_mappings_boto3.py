@@ -201,6 +201,30 @@ def filter_criteria():
     assert bad == ("InvalidParameterValueException", 400), bad
 
 
+def parallelization():
+    name = f"{prefix}-parallel"
+    arn = stream(name, 1)
+    slow = CONSUMER.replace('    records = event["Records"]\n', '    records = event["Records"]\n    import time\n    started = time.time()\n    time.sleep(0.3)\n')
+    slow = slow.replace('s3.put_object(Bucket=os.environ["BUCKET"], Key=key, Body=json.dumps(event).encode())',
+                        's3.put_object(Bucket=os.environ["BUCKET"], Key=key, Body=json.dumps(dict(event, started=started, ended=time.time())).encode())')
+    lam.create_function(FunctionName=f"{prefix}-parallel-fn", Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler", Timeout=30,
+                        Code={"ZipFile": zip_of(slow)}, Environment={"Variables": {"TAG": "parallel", "BUCKET": bucket}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=f"{prefix}-parallel-fn", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    entries = [{"Data": f"{k}:{i}".encode(), "PartitionKey": f"key-{k}"} for i in range(25) for k in range(8)]
+    kinesis.put_records(StreamName=name, Records=entries)
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{prefix}-parallel-fn", StartingPosition="TRIM_HORIZON",
+                                    BatchSize=10, ParallelizationFactor=4)
+    wait_for(lambda: sum(len(b["Records"]) for b in batches("parallel")) >= 200, "all 200 records", seconds=90)
+    runs = sorted(batches("parallel"), key=lambda b: b["started"])
+    assert sum(len(b["Records"]) for b in runs) == 200, "every record exactly once"
+    overlapping = max(sum(1 for o in runs if o["started"] < b["ended"] and b["started"] < o["ended"]) for b in runs)
+    assert overlapping >= 2, f"batches of one shard never ran concurrently (max overlap {overlapping})"
+    for k in range(8):
+        seen = [int(base64.b64decode(r["kinesis"]["data"]).decode().split(":")[1]) for b in runs for r in b["Records"]
+                if r["kinesis"]["partitionKey"] == f"key-{k}"]
+        assert seen == list(range(25)), f"key-{k} out of order: {seen}"
+
+
 def mapping_api():
     arn = stream(f"{prefix}-api", 1)
     fn = function(f"{prefix}-api-fn", {"TAG": "api", "BUCKET": bucket})
@@ -224,7 +248,8 @@ def mapping_api():
 
 
 for name, fn in [("tutorial", tutorial), ("report_batch_item_failures", report_batch_item_failures),
-                 ("bisect_and_retries", bisect_and_retries), ("filter_criteria", filter_criteria), ("mapping_api", mapping_api)]:
+                 ("bisect_and_retries", bisect_and_retries), ("filter_criteria", filter_criteria),
+                 ("parallelization", parallelization), ("mapping_api", mapping_api)]:
     check(name, fn)
 
 finish()
