@@ -68,6 +68,24 @@ internal sealed class SerializedSqlite : IDisposable
         return command;
     }
 
+    /// <summary>Runs a write under the gate.</summary>
+    public async ValueTask WriteAsync(Action work, CancellationToken ct) => await LockedAsync(() => { work(); return 0; }, ct);
+
+    /// <summary>Reads every row of a query under the gate.</summary>
+    public ValueTask<IReadOnlyList<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> read, CancellationToken ct, params (string Name, object? Value)[] parameters) =>
+        LockedAsync<IReadOnlyList<T>>(() =>
+        {
+            using var command = Command(sql, null, parameters);
+            using var reader = command.ExecuteReader();
+            var list = new List<T>();
+            while (reader.Read())
+            {
+                list.Add(read(reader));
+            }
+
+            return list;
+        }, ct);
+
     public SqliteTransaction BeginTransaction() => Connection.BeginTransaction();
 
     public void Dispose()

@@ -60,7 +60,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
     private const string VersionColumns = "name, version, configuration, code_sha256";
 
     public ValueTask PutCodeAsync(string sha256, ReadOnlyMemory<byte> archive, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command("INSERT OR IGNORE INTO code (sha256, archive) VALUES ($s, $a)", null, ("$s", sha256), ("$a", archive.ToArray()));
             command.ExecuteNonQuery();
@@ -99,7 +99,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
     }
 
     public ValueTask PutVersionAsync(StoredFunctionVersion version, CancellationToken cancellationToken = default) =>
-        Write(() => UpsertVersion(version, null), cancellationToken);
+        _sql.WriteAsync(() => UpsertVersion(version, null), cancellationToken);
 
     public ValueTask<StoredFunctionVersion?> GetVersionAsync(string name, string version, CancellationToken cancellationToken = default) =>
         _sql.LockedAsync(() =>
@@ -110,10 +110,10 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<StoredFunctionVersion>> ListVersionsAsync(string name, CancellationToken cancellationToken = default) =>
-        Query($"SELECT {VersionColumns} FROM versions WHERE name = $n ORDER BY ordinal", ReadVersion, cancellationToken, ("$n", name));
+        _sql.QueryAsync($"SELECT {VersionColumns} FROM versions WHERE name = $n ORDER BY ordinal", ReadVersion, cancellationToken, ("$n", name));
 
     public ValueTask<IReadOnlyList<StoredFunctionVersion>> ListFunctionsAsync(string? after, int limit, CancellationToken cancellationToken = default) =>
-        Query($"SELECT {VersionColumns} FROM versions WHERE version = '$LATEST' AND name > $a ORDER BY name LIMIT $l", ReadVersion, cancellationToken,
+        _sql.QueryAsync($"SELECT {VersionColumns} FROM versions WHERE version = '$LATEST' AND name > $a ORDER BY name LIMIT $l", ReadVersion, cancellationToken,
             ("$a", after ?? ""), ("$l", limit));
 
     public ValueTask<bool> DeleteFunctionAsync(string name, CancellationToken cancellationToken = default) =>
@@ -157,14 +157,14 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask PutSettingsAsync(string name, string settings, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command("UPDATE functions SET settings = $s WHERE name = $n", null, ("$n", name), ("$s", settings));
             command.ExecuteNonQuery();
         }, cancellationToken);
 
     public ValueTask PutAliasAsync(StoredAlias alias, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command("INSERT OR REPLACE INTO aliases (function, name, document) VALUES ($f, $n, $d)", null,
                 ("$f", alias.Function), ("$n", alias.Name), ("$d", alias.Document));
@@ -180,7 +180,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<StoredAlias>> ListAliasesAsync(string function, CancellationToken cancellationToken = default) =>
-        Query("SELECT function, name, document FROM aliases WHERE function = $f ORDER BY name",
+        _sql.QueryAsync("SELECT function, name, document FROM aliases WHERE function = $f ORDER BY name",
             r => new StoredAlias(r.GetString(0), r.GetString(1), r.GetString(2)), cancellationToken, ("$f", function));
 
     public ValueTask<bool> DeleteAliasAsync(string function, string name, CancellationToken cancellationToken = default) =>
@@ -191,7 +191,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask PutMappingAsync(string id, string document, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command("INSERT OR REPLACE INTO mappings (id, document) VALUES ($i, $d)", null, ("$i", id), ("$d", document));
             command.ExecuteNonQuery();
@@ -205,7 +205,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<(string Id, string Document)>> ListMappingsAsync(CancellationToken cancellationToken = default) =>
-        Query("SELECT id, document FROM mappings ORDER BY id", r => (r.GetString(0), r.GetString(1)), cancellationToken);
+        _sql.QueryAsync("SELECT id, document FROM mappings ORDER BY id", r => (r.GetString(0), r.GetString(1)), cancellationToken);
 
     public ValueTask<bool> DeleteMappingAsync(string id, CancellationToken cancellationToken = default) =>
         _sql.LockedAsync(() =>
@@ -220,7 +220,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask PutCheckpointAsync(StoredCheckpoint checkpoint, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command(
                 "INSERT OR REPLACE INTO checkpoints (mapping_id, shard_id, sequence_number, finished) VALUES ($m, $s, $q, $f)", null,
@@ -229,7 +229,7 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<StoredCheckpoint>> ListCheckpointsAsync(string mappingId, CancellationToken cancellationToken = default) =>
-        Query("SELECT mapping_id, shard_id, sequence_number, finished FROM checkpoints WHERE mapping_id = $m ORDER BY shard_id",
+        _sql.QueryAsync("SELECT mapping_id, shard_id, sequence_number, finished FROM checkpoints WHERE mapping_id = $m ORDER BY shard_id",
             r => new StoredCheckpoint(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3) == 1), cancellationToken, ("$m", mappingId));
 
     public ValueTask<long> EnqueueInvocationAsync(string function, string? qualifier, ReadOnlyMemory<byte> payload, long notBeforeMs, CancellationToken cancellationToken = default) =>
@@ -242,37 +242,21 @@ public sealed class SqliteFunctionStore : IFunctionStore
         }, cancellationToken);
 
     public ValueTask<IReadOnlyList<StoredInvocation>> DueInvocationsAsync(long nowMs, int limit, CancellationToken cancellationToken = default) =>
-        Query("SELECT id, function, qualifier, payload, attempts, not_before_ms FROM invocations WHERE not_before_ms <= $n ORDER BY id LIMIT $l",
+        _sql.QueryAsync("SELECT id, function, qualifier, payload, attempts, not_before_ms FROM invocations WHERE not_before_ms <= $n ORDER BY id LIMIT $l",
             r => new StoredInvocation(r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), (byte[])r[3], (int)r.GetInt64(4), r.GetInt64(5)),
             cancellationToken, ("$n", nowMs), ("$l", limit));
 
     public ValueTask RescheduleInvocationAsync(long id, int attempts, long notBeforeMs, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command("UPDATE invocations SET attempts = $a, not_before_ms = $n WHERE id = $i", null, ("$i", id), ("$a", attempts), ("$n", notBeforeMs));
             command.ExecuteNonQuery();
         }, cancellationToken);
 
     public ValueTask CompleteInvocationAsync(long id, CancellationToken cancellationToken = default) =>
-        Write(() =>
+        _sql.WriteAsync(() =>
         {
             using var command = _sql.Command("DELETE FROM invocations WHERE id = $i", null, ("$i", id));
             command.ExecuteNonQuery();
         }, cancellationToken);
-
-    private async ValueTask Write(Action work, CancellationToken ct) => await _sql.LockedAsync(() => { work(); return 0; }, ct);
-
-    private ValueTask<IReadOnlyList<T>> Query<T>(string sql, Func<SqliteDataReader, T> read, CancellationToken ct, params (string Name, object? Value)[] parameters) =>
-        _sql.LockedAsync<IReadOnlyList<T>>(() =>
-        {
-            using var command = _sql.Command(sql, null, parameters);
-            using var reader = command.ExecuteReader();
-            var list = new List<T>();
-            while (reader.Read())
-            {
-                list.Add(read(reader));
-            }
-
-            return list;
-        }, ct);
 }
