@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Millrace.Protocol.Wire;
 using Millrace.Storage.Functions;
@@ -90,11 +89,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
             throw Invalid("StartingPositionTimestamp must be set when StartingPosition is AT_TIMESTAMP.");
         }
 
-        var batchSize = ModelDocument.GetInt64(input["BatchSize"]) ?? 100;
-        if (batchSize > 10_000)
-        {
-            throw Invalid($"BatchSize must be between 1 and 10000 for Kinesis event sources, but was {batchSize}.");
-        }
+        var batchSize = ModelDocument.GetInt64(input["BatchSize"]) ?? 100; // 1-10,000: the model's range, checked before
 
         var id = Guid.NewGuid().ToString();
         var document = new JsonObject
@@ -342,7 +337,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         return document;
     }
 
-    /// <summary>Stops the runners of a deleted function's mappings (the mappings stay, as on AWS, and fail).</summary>
+    /// <summary>Stops every runner; their checkpoints stay, so they resume at the next start.</summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var id in _runners.Keys.ToList())
@@ -352,6 +347,4 @@ internal sealed class EventSourceMappings : IAsyncDisposable
 
         _writes.Dispose();
     }
-
-    internal static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -57,16 +57,6 @@ public sealed class FunctionExecutor : IAsyncDisposable
 
     public LambdaRuntimes Runtimes => _runtimes;
 
-    private int _logFailures;
-
-    /// <summary>Invocation logs that could not be written to CloudWatch Logs, and why the last one failed.</summary>
-    public int LogFailures => Volatile.Read(ref _logFailures);
-
-    public string? LastLogFailure { get; private set; }
-
-    /// <summary>Environments running now (busy or warm).</summary>
-    public int EnvironmentCount { get { lock (_gate) { return _all.Count; } } }
-
     public async Task<InvokeOutcome> InvokeAsync(FunctionInstance function, byte[] payload, string invokedArn, int? reservedConcurrency,
         string? clientContext = null, CancellationToken cancellationToken = default)
     {
@@ -77,7 +67,7 @@ public sealed class FunctionExecutor : IAsyncDisposable
         try
         {
             var (result, lines, durationMs, initMs) = await env.RunAsync(invocation);
-            var log = await WriteLogAsync(env, requestId, startedMs, lines, durationMs, initMs);
+            var log = QueueLog(env, requestId, startedMs, lines, durationMs, initMs);
             return new InvokeOutcome(result, function.Version, log);
         }
         finally
@@ -260,13 +250,12 @@ public sealed class FunctionExecutor : IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Logs are best effort: an invocation never fails because its log could not be written.
-                Interlocked.Increment(ref _logFailures);
-                LastLogFailure = e.Message;
             }
         }
     }
 
-    private Task<string> WriteLogAsync(ExecutionEnvironment env, string requestId, long startedMs, List<(long Timestamp, string Message)> lines,
+    /// <summary>Queues the invocation's log (START to REPORT) for its log stream and returns its last 4 KB for <c>LogType: Tail</c>.</summary>
+    private string QueueLog(ExecutionEnvironment env, string requestId, long startedMs, List<(long Timestamp, string Message)> lines,
         double durationMs, double? initMs)
     {
         var f = env.Function;
@@ -287,7 +276,7 @@ public sealed class FunctionExecutor : IAsyncDisposable
 
         var text = string.Concat(events.Select(e => e.Item2 + "\n"));
         var bytes = Encoding.UTF8.GetBytes(text);
-        return Task.FromResult(bytes.Length <= TailBytes ? text : Encoding.UTF8.GetString(bytes, bytes.Length - TailBytes, TailBytes));
+        return bytes.Length <= TailBytes ? text : Encoding.UTF8.GetString(bytes, bytes.Length - TailBytes, TailBytes);
     }
 
     private async Task ReapIdleAsync()
