@@ -14,13 +14,19 @@ public interface IBucketObjects
 
 /// <summary>
 /// Kinesis Data Streams, in process: an operation's JSON input and output exactly as the Kinesis API defines them
-/// (ListShards, GetShardIterator, GetRecords, DescribeStreamSummary). Errors are thrown as
+/// (ListShards, GetShardIterator, GetRecords, DescribeStreamSummary, DescribeStreamConsumer). Errors are thrown as
 /// <see cref="Millrace.Protocol.Wire.ServiceException"/> with Kinesis's exception type.
 /// </summary>
 public interface IKinesisCalls
 {
     /// <summary>The operation's output as UTF-8 JSON (GetRecords pages are read without building a document).</summary>
     Task<byte[]> CallUtf8Async(string operation, JsonObject input, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// SubscribeToShard for a registered consumer: each SubscribeToShardEvent's JSON as it is pushed. The sequence
+    /// ends when the subscription does (after its 5 minutes, or when the shard's end was sent).
+    /// </summary>
+    IAsyncEnumerable<byte[]> SubscribeToShardAsync(JsonObject input, CancellationToken cancellationToken = default);
 
     async Task<JsonObject> CallAsync(string operation, JsonObject input, CancellationToken cancellationToken = default)
     {

@@ -76,10 +76,15 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         try
         {
             await _kinesis.CallAsync("DescribeStreamSummary", new JsonObject { ["StreamARN"] = streamArn }, ctx.Cancellation);
+            if (source != streamArn)
+            {
+                // A consumer ARN: records come by SubscribeToShard, through the consumer's dedicated throughput.
+                await _kinesis.CallAsync("DescribeStreamConsumer", new JsonObject { ["ConsumerARN"] = source }, ctx.Cancellation);
+            }
         }
         catch (ServiceException e) when (e.Code == "ResourceNotFoundException")
         {
-            throw Invalid($"Stream not found: {source}");
+            throw Invalid($"Stream or consumer not found: {source}");
         }
 
         var functionArn = await _lambda.FunctionArnOfAsync(ModelDocument.GetString(input["FunctionName"])!, ctx.Cancellation);

@@ -33,6 +33,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, Task> _shards = new(StringComparer.Ordinal);
     private readonly string _streamArn;
+    private readonly string? _consumerArn;
     private readonly string _functionName;
     private readonly string? _qualifier;
     private readonly EventFilter? _filter;
@@ -46,6 +47,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         var source = document["EventSourceArn"]!.GetValue<string>();
         var consumer = source.IndexOf("/consumer/", StringComparison.Ordinal);
         _streamArn = consumer < 0 ? source : source[..consumer];
+        _consumerArn = consumer < 0 ? null : source;
         var function = document["FunctionArn"]!.GetValue<string>();
         var parts = function[(function.IndexOf(":function:", StringComparison.Ordinal) + ":function:".Length)..].Split(':');
         _functionName = parts[0];
@@ -62,6 +64,8 @@ internal sealed class MappingRunner : IAsyncDisposable
     private long MaxRetries => _document["MaximumRetryAttempts"]!.GetValue<long>();
 
     private long MaxAgeSeconds => _document["MaximumRecordAgeInSeconds"]!.GetValue<long>();
+
+    private long WindowSeconds => _document["TumblingWindowInSeconds"]?.GetValue<long>() ?? 0;
 
     private bool Bisect => _document["BisectBatchOnFunctionError"]!.GetValue<bool>();
 
@@ -152,91 +156,32 @@ internal sealed class MappingRunner : IAsyncDisposable
         }
     }
 
-    private async Task<string> IteratorAsync(string shardId, string? after, bool childShard, CancellationToken ct)
-    {
-        var input = new JsonObject { ["StreamARN"] = _streamArn, ["ShardId"] = shardId };
-        if (after is not null)
-        {
-            input["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER";
-            input["StartingSequenceNumber"] = after;
-        }
-        else if (childShard)
-        {
-            // A child of a shard this mapping read is read from its start, whatever the mapping's starting position.
-            input["ShardIteratorType"] = "TRIM_HORIZON";
-        }
-        else
-        {
-            var position = _document["StartingPosition"]!.GetValue<string>();
-            input["ShardIteratorType"] = position;
-            if (position == "AT_TIMESTAMP")
-            {
-                input["Timestamp"] = _document["StartingPositionTimestamp"]!.DeepClone();
-            }
-            else if (position == "LATEST" && _document[EventSourceMappings.LatestFromMs] is JsonValue from)
-            {
-                input["ShardIteratorType"] = "AT_TIMESTAMP";
-                input["Timestamp"] = from.GetValue<long>() / 1000.0;
-            }
-        }
-
-        var output = await _owner.Kinesis.CallAsync("GetShardIterator", input, ct);
-        return output["ShardIterator"]!.GetValue<string>();
-    }
+    private IShardReader Reader(string shardId, string? checkpoint, bool childShard) =>
+        _consumerArn is null
+            ? new PollingShardReader(_owner.Kinesis, _document, _streamArn, shardId, checkpoint, childShard)
+            : new SubscriptionShardReader(_owner.Kinesis, _document, _consumerArn, _streamArn, shardId, checkpoint, childShard);
 
     /// <summary>
     /// Reads a shard and runs its batches: with ParallelizationFactor N, records are spread over N lanes by partition
     /// key, each lane with one batch in flight, so order is kept per key; the shard's checkpoint advances only past
-    /// records that every lane has finished with.
+    /// records that every lane has finished with. With a tumbling window, the shard's batches run one at a time.
     /// </summary>
     private async Task PollShardAsync(string shardId, string? checkpoint, bool childShard, CancellationToken ct)
     {
-        var factor = (int)Math.Clamp(_document["ParallelizationFactor"]?.GetValue<long>() ?? 1, 1, 10);
+        var factor = WindowSeconds > 0 ? 1 : (int)Math.Clamp(_document["ParallelizationFactor"]?.GetValue<long>() ?? 1, 1, 10);
         var progress = new ShardProgress(this, shardId, checkpoint);
+        var windowed = WindowSeconds > 0 ? new WindowedShard(this, shardId, progress) : null;
         var lanes = Enumerable.Range(0, factor).Select(_ => new List<StreamRecord>()).ToArray();
         var windows = new DateTime[factor];
         var running = new Task?[factor];
-        var lastRead = checkpoint;
+        await using var reader = Reader(shardId, checkpoint, childShard);
         try
         {
-            var iterator = await IteratorAsync(shardId, checkpoint, childShard, ct);
-            Task<(List<StreamRecord> Records, string? Next)>? ahead = null;
             while (!ct.IsCancellationRequested)
             {
-                (List<StreamRecord> Records, string? Next) output;
-                try
-                {
-                    output = await (ahead ?? GetRecordsAsync(iterator, ct));
-                    ahead = null;
-                }
-                catch (ServiceException e) when (e.Code == "ProvisionedThroughputExceededException")
-                {
-                    // Lambda's reads count against the shard's limits, as on AWS; the iterator stays valid.
-                    ahead = null;
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), ct);
-                    continue;
-                }
-                catch (ServiceException e) when (e.Code == "ExpiredIteratorException")
-                {
-                    // Resume right after what was read: what is queued in the lanes is not read twice.
-                    ahead = null;
-                    iterator = await IteratorAsync(shardId, lastRead, childShard && lastRead is null, ct);
-                    continue;
-                }
-
-                var page = progress.Register(output.Records);
-                var next = output.Next;
-                if (page.Count > 0)
-                {
-                    lastRead = page[^1].SequenceNumber;
-                }
-
-                // Read the next records while batches run in the function: the shard's reads and invokes overlap.
-                if (next is not null && page.Count > 0)
-                {
-                    ahead = GetRecordsAsync(next, ct);
-                }
-
+                var (records, ended) = await reader.ReadAsync(ct);
+                var page = progress.Register(records);
+                var matching = new List<StreamRecord>(page.Count);
                 foreach (var record in page)
                 {
                     if (_filter is not null && !_filter.Matches(Convert.FromBase64String(record.Data)))
@@ -245,24 +190,36 @@ internal sealed class MappingRunner : IAsyncDisposable
                         continue;
                     }
 
-                    var lane = factor == 1 ? 0 : (int)((uint)StringComparer.Ordinal.GetHashCode(record.PartitionKey) % (uint)factor);
-                    if (lanes[lane].Count == 0)
+                    matching.Add(record);
+                }
+
+                if (windowed is not null)
+                {
+                    await windowed.PumpAsync(matching, caughtUp: page.Count == 0, closing: ended, ct);
+                }
+                else
+                {
+                    foreach (var record in matching)
                     {
-                        windows[lane] = DateTime.UtcNow;
+                        var lane = factor == 1 ? 0 : (int)((uint)StringComparer.Ordinal.GetHashCode(record.PartitionKey) % (uint)factor);
+                        if (lanes[lane].Count == 0)
+                        {
+                            windows[lane] = DateTime.UtcNow;
+                        }
+
+                        lanes[lane].Add(record);
                     }
 
-                    lanes[lane].Add(record);
+                    Dispatch(shardId, lanes, windows, running, progress, closing: ended, ct);
+
+                    // Back-pressure: while a lane holds a full batch it cannot start, wait for a lane to finish.
+                    if (Enumerable.Range(0, factor).Any(i => lanes[i].Count >= BatchSize && running[i] is { IsCompleted: false }))
+                    {
+                        await WhenALaneFinishesAsync(running);
+                    }
                 }
 
-                Dispatch(shardId, lanes, windows, running, progress, closing: next is null, ct);
-
-                // Back-pressure: while a lane holds a full batch it cannot start, wait for a lane to finish.
-                if (Enumerable.Range(0, factor).Any(i => lanes[i].Count >= BatchSize && running[i] is { IsCompleted: false }))
-                {
-                    await WhenALaneFinishesAsync(running);
-                }
-
-                if (next is null)
+                if (ended)
                 {
                     // A closed shard read to its end: finish its batches, then its children may start.
                     while (lanes.Any(l => l.Count > 0) || running.Any(t => t is { IsCompleted: false }))
@@ -276,7 +233,6 @@ internal sealed class MappingRunner : IAsyncDisposable
                     return;
                 }
 
-                iterator = next;
                 if (page.Count == 0)
                 {
                     await Task.Delay(IdlePoll, ct);
@@ -322,8 +278,103 @@ internal sealed class MappingRunner : IAsyncDisposable
             {
                 var batch = TakeBatch(lanes[i]);
                 windows[i] = DateTime.UtcNow;
-                running[i] = Task.Run(() => ProcessAsync(shardId, batch, progress, ct), ct);
+                running[i] = Task.Run(() => ProcessAsync(shardId, batch, b => progress.DoneAsync(b, ct), null, ct), ct);
             }
+        }
+    }
+
+    /// <summary>
+    /// A shard read with tumbling windows: batches hold the records of one window, run one at a time with the
+    /// window's state; once the window is over (a later window's record was read, or its end passed with the shard
+    /// read to its tip, or the shard closed) a final invocation gets the state, and only then are the window's
+    /// records checkpointed. A failed final invocation is retried until it succeeds, holding up the shard, as on AWS.
+    /// </summary>
+    private sealed class WindowedShard(MappingRunner runner, string shardId, ShardProgress progress)
+    {
+        private readonly List<StreamRecord> _pending = [];
+        private DateTime _pendingSince;
+        private TumblingWindow? _current;
+
+        public async Task PumpAsync(List<StreamRecord> records, bool caughtUp, bool closing, CancellationToken ct)
+        {
+            if (_pending.Count == 0 && records.Count > 0)
+            {
+                _pendingSince = DateTime.UtcNow;
+            }
+
+            _pending.AddRange(records);
+            var length = runner.WindowSeconds;
+            while (true)
+            {
+                var now = runner._owner.Options.Clock.GetUtcNow().ToUnixTimeSeconds();
+                if (_pending.Count == 0)
+                {
+                    if (_current is not null && (closing || (caughtUp && now >= _current.End)))
+                    {
+                        await FinishAsync(_current, early: false, ct);
+                        _current = null;
+                    }
+
+                    return;
+                }
+
+                var start = TumblingWindow.StartOf(_pending[0], length);
+                if (_current is not null && _current.Start != start)
+                {
+                    await FinishAsync(_current, early: false, ct);
+                    _current = null;
+                    continue;
+                }
+
+                _current ??= new TumblingWindow(start, length);
+                var inWindow = 0;
+                while (inWindow < _pending.Count && inWindow < runner.BatchSize && TumblingWindow.StartOf(_pending[inWindow], length) == start)
+                {
+                    inWindow++;
+                }
+
+                var windowComplete = inWindow < _pending.Count || closing || (caughtUp && now >= _current.End);
+                if (inWindow < runner.BatchSize && !windowComplete && DateTime.UtcNow - _pendingSince < runner.BatchingWindow)
+                {
+                    return;
+                }
+
+                var batch = runner.TakeBatch(_pending, inWindow);
+                _pendingSince = DateTime.UtcNow;
+                var window = _current;
+                await runner.ProcessAsync(shardId, batch, b =>
+                {
+                    window.Processed.AddRange(b);
+                    return Task.CompletedTask;
+                }, window, ct);
+
+                if (window.StateTooLarge)
+                {
+                    // The state outgrew 1 MB: this part of the window ends now; the window goes on with a fresh state.
+                    await FinishAsync(window, early: true, ct);
+                    _current = new TumblingWindow(start, length);
+                }
+            }
+        }
+
+        private async Task FinishAsync(TumblingWindow window, bool early, CancellationToken ct)
+        {
+            window.Final = true;
+            window.TerminatedEarly = early;
+            for (var attempt = 0; ; attempt++)
+            {
+                var (ok, _, _) = await runner.InvokeAsync(shardId, [], window, ct);
+                if (ok)
+                {
+                    runner.LastProcessingResult = "OK";
+                    break;
+                }
+
+                runner.LastProcessingResult = "PROBLEM: Function call failed";
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(attempt, 6)))), ct);
+            }
+
+            await progress.DoneAsync(window.Processed, ct);
         }
     }
 
@@ -392,32 +443,15 @@ internal sealed class MappingRunner : IAsyncDisposable
         }
     }
 
-    private async Task<(List<StreamRecord> Records, string? Next)> GetRecordsAsync(string iterator, CancellationToken ct)
-    {
-        var output = await _owner.Kinesis.CallUtf8Async("GetRecords", new JsonObject { ["ShardIterator"] = iterator, ["Limit"] = Math.Min(10_000, BatchSize) }, ct);
-        using var document = JsonDocument.Parse(output);
-        var root = document.RootElement;
-        var records = new List<StreamRecord>();
-        foreach (var r in root.GetProperty("Records").EnumerateArray())
-        {
-            var arrival = r.GetProperty("ApproximateArrivalTimestamp");
-            records.Add(new StreamRecord(r.GetProperty("SequenceNumber").GetString()!, r.GetProperty("PartitionKey").GetString()!,
-                r.GetProperty("Data").GetString()!, arrival.GetDouble(), arrival.GetRawText()));
-        }
-
-        var next = root.TryGetProperty("NextShardIterator", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
-        return (records, next);
-    }
-
     /// <summary>Up to BatchSize records from the front of <paramref name="pending"/>, within the 6 MB invoke payload.</summary>
-    private List<StreamRecord> TakeBatch(List<StreamRecord> pending)
+    private List<StreamRecord> TakeBatch(List<StreamRecord> pending, int max = int.MaxValue)
     {
         var batch = new List<StreamRecord>();
         long bytes = 64;
         foreach (var record in pending)
         {
             var size = record.Data.Length + record.PartitionKey.Length + 600;
-            if (batch.Count > 0 && (batch.Count >= BatchSize || bytes + size > MaxPayloadBytes))
+            if (batch.Count > 0 && (batch.Count >= Math.Min(BatchSize, max) || bytes + size > MaxPayloadBytes))
             {
                 break;
             }
@@ -431,7 +465,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     }
 
     /// <summary>Invokes the function with a batch until it succeeds or AWS's rules discard it; checkpoints after it.</summary>
-    private async Task ProcessAsync(string shardId, List<StreamRecord> records, ShardProgress progress, CancellationToken ct)
+    private async Task ProcessAsync(string shardId, List<StreamRecord> records, Func<List<StreamRecord>, Task> done, TumblingWindow? window, CancellationToken ct)
     {
         var work = new Stack<(List<StreamRecord> Batch, int Attempts)>();
         work.Push((records, 0));
@@ -443,16 +477,16 @@ internal sealed class MappingRunner : IAsyncDisposable
             {
                 if (MaxAgeSeconds >= 0 && AgeSeconds(batch[0]) > MaxAgeSeconds)
                 {
-                    await DiscardAsync(shardId, batch, "RecordAgeExceeded", invokes, null, progress, ct);
+                    await DiscardAsync(shardId, batch, "RecordAgeExceeded", invokes, null, done, ct);
                     break;
                 }
 
-                var (ok, failedFrom, result) = await InvokeAsync(shardId, batch, ct);
+                var (ok, failedFrom, result) = await InvokeAsync(shardId, batch, window, ct);
                 invokes++;
                 if (ok)
                 {
                     LastProcessingResult = "OK";
-                    await progress.DoneAsync(batch, ct);
+                    await done(batch);
                     break;
                 }
 
@@ -461,7 +495,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 // ReportBatchItemFailures: what came before the lowest failed record is done.
                 if (failedFrom > 0)
                 {
-                    await progress.DoneAsync(batch[..failedFrom], ct);
+                    await done(batch[..failedFrom]);
                     batch = batch[failedFrom..];
                 }
 
@@ -476,7 +510,7 @@ internal sealed class MappingRunner : IAsyncDisposable
 
                 if (MaxRetries >= 0 && invokes > MaxRetries)
                 {
-                    await DiscardAsync(shardId, batch, "RetryAttemptsExhausted", invokes, result, progress, ct);
+                    await DiscardAsync(shardId, batch, "RetryAttemptsExhausted", invokes, result, done, ct);
                     break;
                 }
 
@@ -488,9 +522,10 @@ internal sealed class MappingRunner : IAsyncDisposable
     private double AgeSeconds(StreamRecord record) => _owner.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - record.Arrival;
 
     /// <summary>One invocation: (success, index of the first record to retry when the function reported item failures, the result).</summary>
-    private async Task<(bool Ok, int FailedFrom, Runtime.InvocationResult? Result)> InvokeAsync(string shardId, List<StreamRecord> batch, CancellationToken ct)
+    private async Task<(bool Ok, int FailedFrom, Runtime.InvocationResult? Result)> InvokeAsync(string shardId, List<StreamRecord> batch, TumblingWindow? window,
+        CancellationToken ct)
     {
-        var payload = Event(shardId, batch);
+        var payload = Event(shardId, batch, window);
         for (var throttled = 0; ; throttled++)
         {
             try
@@ -498,6 +533,12 @@ internal sealed class MappingRunner : IAsyncDisposable
                 var target = await _owner.Lambda.PrepareAsync(_functionName, _qualifier, ct);
                 var outcome = await _owner.Lambda.RunAsync(target, payload, null, ct);
                 if (outcome.Result.IsError)
+                {
+                    return (false, 0, outcome.Result);
+                }
+
+                // With a tumbling window the response must carry the state; without it the invocation failed.
+                if (window is not null && !window.TakeState(outcome.Result.Payload) && !window.Final)
                 {
                     return (false, 0, outcome.Result);
                 }
@@ -557,7 +598,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     }
 
     /// <summary>The event in AWS's shape and member order, written straight from the records.</summary>
-    private byte[] Event(string shardId, List<StreamRecord> batch)
+    private byte[] Event(string shardId, List<StreamRecord> batch, TumblingWindow? window = null)
     {
         var role = "arn:aws:iam::" + _owner.Options.AccountId + ":role/lambda-role";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(batch.Sum(r => r.Data.Length + 512) + 64);
@@ -587,6 +628,20 @@ internal sealed class MappingRunner : IAsyncDisposable
             }
 
             w.WriteEndArray();
+            if (window is not null)
+            {
+                w.WriteStartObject("window");
+                w.WriteString("start", TumblingWindow.Iso(window.Start));
+                w.WriteString("end", TumblingWindow.Iso(window.End));
+                w.WriteEndObject();
+                w.WritePropertyName("state");
+                w.WriteRawValue(window.State, skipInputValidation: true);
+                w.WriteString("shardId", shardId);
+                w.WriteString("eventSourceARN", _streamArn);
+                w.WriteBoolean("isFinalInvokeForWindow", window.Final);
+                w.WriteBoolean("isWindowTerminatedEarly", window.TerminatedEarly);
+            }
+
             w.WriteEndObject();
         }
 
@@ -595,7 +650,7 @@ internal sealed class MappingRunner : IAsyncDisposable
 
     /// <summary>Gives up on a batch: its invocation record (and the batch) goes to the on-failure bucket; processing goes on after it.</summary>
     private async Task DiscardAsync(string shardId, List<StreamRecord> batch, string condition, int invokes, Runtime.InvocationResult? result,
-        ShardProgress progress, CancellationToken ct)
+        Func<List<StreamRecord>, Task> done, CancellationToken ct)
     {
         if (FailureBucket is { } bucket && _owner.Lambda.Objects is { } objects)
         {
@@ -649,7 +704,7 @@ internal sealed class MappingRunner : IAsyncDisposable
             }
         }
 
-        await progress.DoneAsync(batch, ct);
+        await done(batch);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,9 +1,13 @@
 using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Millrace.Kinesis;
 using Millrace.Lambda;
+using Microsoft.AspNetCore.Http;
 using Millrace.Protocol;
+using Millrace.Protocol.EventStream;
 using Millrace.Protocol.Wire;
 using Millrace.S3;
 using Millrace.Logs;
@@ -66,14 +70,95 @@ internal sealed class BucketObjectBridge(S3Service s3) : IBucketObjects
 /// <summary>Kinesis operations called in process by Lambda's event-source mappings: the same handlers the endpoint runs, no HTTP.</summary>
 internal sealed class KinesisCallBridge(IReadOnlyDictionary<string, KinesisOperation> operations, TimeProvider clock) : IKinesisCalls
 {
-    public async Task<byte[]> CallUtf8Async(string operation, JsonObject input, CancellationToken cancellationToken = default)
+    public async Task<byte[]> CallUtf8Async(string operation, JsonObject input, CancellationToken cancellationToken = default) =>
+        (await RunAsync(operation, input, cancellationToken)).Output;
+
+    /// <summary>
+    /// The endpoint's own SubscribeToShard handler writes its event stream into a pipe instead of an HTTP response;
+    /// the frames are decoded here, so a mapping on a consumer gets exactly what a subscriber over HTTP/2 would.
+    /// </summary>
+    public async IAsyncEnumerable<byte[]> SubscribeToShardAsync(JsonObject input, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (_, context) = await RunAsync("SubscribeToShard", input, cancellationToken);
+        var respond = context.Streaming ?? throw new InvalidOperationException("SubscribeToShard answered without an event stream.");
+        var pipe = new Pipe();
+        var http = new DefaultHttpContext();
+        http.Response.Body = pipe.Writer.AsStream(leaveOpen: true);
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var writing = Task.Run(async () =>
+        {
+            try
+            {
+                await respond(http.Response, lifetime.Token);
+                await http.Response.BodyWriter.FlushAsync(lifetime.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                await pipe.Writer.CompleteAsync();
+            }
+        }, CancellationToken.None);
+
+        try
+        {
+            var initial = true;
+            while (true)
+            {
+                var read = await pipe.Reader.ReadAsync(cancellationToken);
+                var buffer = read.Buffer;
+                var frames = buffer.IsSingleSegment ? buffer.First : buffer.ToArray();
+                var offset = 0;
+                var events = new List<byte[]>();
+                while (EventStreamCodec.TryDecode(frames.Span[offset..], out var message, out var consumed))
+                {
+                    offset += consumed;
+                    if (message!.GetString(":message-type") == "exception")
+                    {
+                        var type = message.GetString(":exception-type") ?? "InternalFailure";
+                        var text = JsonNode.Parse(message.Payload.Span)?["message"]?.GetValue<string>() ?? type;
+                        throw new ServiceException(type, text, 400);
+                    }
+
+                    if (initial)
+                    {
+                        initial = false; // the initial-response event carries nothing
+                        continue;
+                    }
+
+                    events.Add(message.Payload.ToArray());
+                }
+
+                pipe.Reader.AdvanceTo(buffer.GetPosition(offset), buffer.End);
+                foreach (var e in events)
+                {
+                    yield return e;
+                }
+
+                if (read.IsCompleted)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            await lifetime.CancelAsync();
+            await pipe.Reader.CompleteAsync();
+            await writing;
+        }
+    }
+
+    private async Task<(byte[] Output, Millrace.Kinesis.OperationContext Context)> RunAsync(string operation, JsonObject input, CancellationToken cancellationToken)
     {
         var handler = operations[operation];
         using var document = JsonDocument.Parse(input.ToJsonString());
         var buffer = new ArrayBufferWriter<byte>();
+        Millrace.Kinesis.OperationContext context;
         await using (var writer = new Utf8JsonWriter(buffer))
         {
-            var context = new Millrace.Kinesis.OperationContext(operation, document.RootElement, writer, "AKIDMILLRACELAMBDA", clock.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
+            context = new Millrace.Kinesis.OperationContext(operation, document.RootElement, writer, "AKIDMILLRACELAMBDA", clock.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken);
             try
             {
                 await handler(context);
@@ -84,7 +169,7 @@ internal sealed class KinesisCallBridge(IReadOnlyDictionary<string, KinesisOpera
             }
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return (buffer.WrittenSpan.ToArray(), context);
     }
 }
 

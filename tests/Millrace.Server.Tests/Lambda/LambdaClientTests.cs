@@ -31,7 +31,8 @@ public sealed class LambdaClientTests(S3ServerFixture fixture) : IClassFixture<S
 
     [Fact]
     public Task Boto3EventSourceMappingsFromKinesis() => RunScriptAsync("lambda_mappings_boto3.py", "esm" + Guid.NewGuid().ToString("N")[..6],
-        "tutorial", "report_batch_item_failures", "bisect_and_retries", "filter_criteria", "parallelization", "mapping_api");
+        "tutorial", "report_batch_item_failures", "bisect_and_retries", "filter_criteria", "parallelization", "mapping_api",
+        "tumbling_windows", "consumer_subscription", "maximum_record_age");
 
     [Fact]
     public async Task AwsCliTutorialCommands()

@@ -1,14 +1,17 @@
 """boto3 Lambda event-source mappings from Kinesis: the tutorial's two consumer functions on one stream, AWS's
 event shape, every record delivered in order per shard, ReportBatchItemFailures, bisecting with retries and the
-S3 on-failure destination, and the mapping API's states and errors.
+S3 on-failure destination, tumbling windows with their state, a mapping on an enhanced fan-out consumer (records
+by SubscribeToShard), MaximumRecordAgeInSeconds, and the mapping API's states and errors.
 
 Usage: python3 lambda_mappings_boto3.py ENDPOINT PREFIX
 Prints `CHECK name ok|FAIL detail` lines and one `SUMMARY {json}` line; exits 1 if any check failed.
 """
 import base64
+import calendar
 import io
 import json
 import sys
+import threading
 import time
 import zipfile
 
@@ -247,9 +250,133 @@ def mapping_api():
     assert err(lambda: lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, StartingPosition="LATEST", BatchSize=10001)) == ("ValidationException", 400)
 
 
+# Tumbling windows: the function counts records per key into the window's state and writes each event to S3.
+WINDOWED = '''
+import json, os, uuid, boto3
+s3 = boto3.client("s3")
+
+def handler(event, context):
+    state = event["state"]
+    kind = "final" if event["isFinalInvokeForWindow"] else "aggregate"
+    s3.put_object(Bucket=os.environ["BUCKET"], Key="%s/%s/%s/%s" % (os.environ["TAG"], kind, event["window"]["start"], uuid.uuid4()),
+                  Body=json.dumps(event).encode())
+    if os.environ.get("MODE") == "stateless":
+        return {"batchItemFailures": []}
+    for record in event["Records"]:
+        key = record["kinesis"]["partitionKey"]
+        state[key] = state.get(key, 0) + 1
+    return {"state": state}
+'''
+
+
+def tumbling_windows():
+    name = f"{prefix}-windows"
+    arn = stream(name, 1)
+    lam.create_function(FunctionName=f"{prefix}-windowed", Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler", Timeout=30,
+                        Code={"ZipFile": zip_of(WINDOWED)}, Environment={"Variables": {"TAG": "windows", "BUCKET": bucket}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=f"{prefix}-windowed", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{prefix}-windowed", StartingPosition="TRIM_HORIZON",
+                                        BatchSize=7, TumblingWindowInSeconds=2)
+    assert m["TumblingWindowInSeconds"] == 2, m
+    counts = {}
+    for i in range(60):
+        key = "abc"[i % 3]
+        counts[key] = counts.get(key, 0) + 1
+        kinesis.put_record(StreamName=name, Data=b"%d" % i, PartitionKey=key)
+        time.sleep(0.05)
+
+    def finals():
+        return [e for e in batches("windows/final")]
+    wait_for(lambda: sum(sum(e["state"].values()) for e in finals()) >= 60, "the final invocations of every window", seconds=60)
+    totals = {}
+    for e in finals():
+        assert e["Records"] == [] and e["isWindowTerminatedEarly"] is False and e["shardId"] == "shardId-000000000000", e
+        assert e["eventSourceARN"] == arn and list(e["window"]) == ["start", "end"], e
+        for k, v in e["state"].items():
+            totals[k] = totals.get(k, 0) + v
+    assert totals == counts, (totals, counts)
+    starts = sorted(e["window"]["start"] for e in finals())
+    assert len(starts) == len(set(starts)) and len(starts) >= 2, f"one final invocation per window: {starts}"
+    for e in batches("windows/aggregate"):
+        start = calendar.timegm(time.strptime(e["window"]["start"], "%Y-%m-%dT%H:%M:%SZ"))
+        end = calendar.timegm(time.strptime(e["window"]["end"], "%Y-%m-%dT%H:%M:%SZ"))
+        assert end - start == 2 and start % 2 == 0, e["window"]
+        assert 1 <= len(e["Records"]) <= 7 and e["isFinalInvokeForWindow"] is False, e
+        assert all(start <= r["kinesis"]["approximateArrivalTimestamp"] < end for r in e["Records"]), "records by arrival time"
+    # A function that does not return the state fails each invocation: the batch is retried, then discarded.
+    lam.create_function(FunctionName=f"{prefix}-stateless", Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler", Timeout=30,
+                        Code={"ZipFile": zip_of(WINDOWED)}, Environment={"Variables": {"TAG": "stateless", "BUCKET": bucket, "MODE": "stateless"}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=f"{prefix}-stateless", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{prefix}-stateless", StartingPosition="TRIM_HORIZON",
+                                    BatchSize=100, TumblingWindowInSeconds=60, MaximumRetryAttempts=1,
+                                    DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}})
+    wait_for(lambda: any(f["requestContext"]["condition"] == "RetryAttemptsExhausted" for f in failures(name)), "the batch without state discarded")
+    assert len([e for e in batches("stateless/aggregate") if e["Records"]]) >= 2, "the batch was retried"
+
+
+def consumer_subscription():
+    name = f"{prefix}-efo"
+    arn = stream(name, 2)
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="lambda-efo")["Consumer"]["ConsumerARN"]
+    wait_for(lambda: kinesis.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE", "the consumer")
+    fn = function(f"{prefix}-efo-fn", {"TAG": "efo", "BUCKET": bucket})
+    m = lam.create_event_source_mapping(EventSourceArn=consumer, FunctionName=fn, StartingPosition="TRIM_HORIZON", BatchSize=20)
+    assert m["EventSourceArn"] == consumer, m
+    early = kinesis.put_records(StreamName=name, Records=[{"Data": b"early %d" % i, "PartitionKey": f"k{i % 5}"} for i in range(40)])["Records"]
+    wait_for(lambda: lam.get_event_source_mapping(UUID=m["UUID"])["State"] == "Enabled", "Enabled")
+    # Records put while the subscriptions are open are pushed to them.
+    late = []
+    for i in range(40):
+        late.append(kinesis.put_record(StreamName=name, Data=b"late %d" % i, PartitionKey=f"k{i % 5}"))
+    sent = {r["SequenceNumber"]: r["ShardId"] for r in early + late}
+    wait_for(lambda: sum(len(b["Records"]) for b in batches("efo")) >= 80, "80 records by SubscribeToShard")
+    got = [r for b in batches("efo") for r in b["Records"]]
+    assert sorted(r["kinesis"]["sequenceNumber"] for r in got) == sorted(sent), "every record exactly once"
+    assert all(r["eventSourceARN"] == arn for r in got), "eventSourceARN is the stream's"
+    for shard in set(sent.values()):
+        seqs = [int(r["kinesis"]["sequenceNumber"]) for b in sorted(batches("efo"), key=lambda b: int(b["Records"][0]["kinesis"]["sequenceNumber"]))
+                for r in b["Records"] if r["eventID"].startswith(shard + ":")]
+        assert seqs == sorted(seqs), f"shard {shard} out of order"
+    unknown = err(lambda: lam.create_event_source_mapping(EventSourceArn=arn + "/consumer/nobody:1", FunctionName=fn, StartingPosition="LATEST"))
+    assert unknown == ("InvalidParameterValueException", 400), unknown
+
+
+# MaximumRecordAgeInSeconds (60 s at least): a function that always fails has its records discarded once they are
+# older than that, with the RecordAgeExceeded condition. It runs beside the other checks, since it takes a minute.
+def record_age_setup():
+    name = f"{prefix}-aged"
+    arn = stream(name, 1)
+    fn = function(f"{prefix}-aged-fn", {"TAG": "aged", "BUCKET": bucket, "MODE": "raise"})
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+                                    MaximumRecordAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}})
+    put = kinesis.put_records(StreamName=name, Records=[{"Data": b"poison %d" % i, "PartitionKey": "k"} for i in range(3)])["Records"]
+    return name, [r["SequenceNumber"] for r in put], time.time()
+
+
+aged = {}
+ager = threading.Thread(target=lambda: aged.update(zip(("name", "seqs", "put"), record_age_setup())))
+ager.start()
+
+
+def maximum_record_age():
+    ager.join()
+    name, seqs, put = aged["name"], aged["seqs"], aged["put"]
+    wait_for(lambda: failures(name), "the batch discarded for its age", seconds=120)
+    record = failures(name)[0]
+    assert time.time() - put >= 59, "discarded before the records were 60 s old"
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded", record
+    info = record["KinesisBatchInfo"]
+    assert info["startSequenceNumber"] == seqs[0] and info["endSequenceNumber"] == seqs[-1] and info["batchSize"] == 3, info
+    invokes = len(batches("aged"))
+    assert invokes >= 5 and record["requestContext"]["approximateInvokeCount"] >= 5, f"retried while young: {invokes}"
+    kinesis.put_record(StreamName=name, Data=b"fresh", PartitionKey="k")
+    wait_for(lambda: any(base64.b64decode(r["kinesis"]["data"]) == b"fresh" for b in batches("aged") for r in b["Records"]), "the next record")
+
+
 for name, fn in [("tutorial", tutorial), ("report_batch_item_failures", report_batch_item_failures),
                  ("bisect_and_retries", bisect_and_retries), ("filter_criteria", filter_criteria),
-                 ("parallelization", parallelization), ("mapping_api", mapping_api)]:
+                 ("parallelization", parallelization), ("mapping_api", mapping_api), ("tumbling_windows", tumbling_windows),
+                 ("consumer_subscription", consumer_subscription), ("maximum_record_age", maximum_record_age)]:
     check(name, fn)
 
 finish()
