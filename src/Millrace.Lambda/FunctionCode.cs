@@ -29,6 +29,22 @@ internal static class FunctionCode
         }
     }
 
+    /// <summary>Unpacks an archive into a directory, replacing files already there; a <c>bootstrap</c> is made executable.</summary>
+    public static void ExtractInto(string directory, byte[] archive)
+    {
+        using (var zip = new ZipArchive(new MemoryStream(archive), ZipArchiveMode.Read))
+        {
+            // ExtractToDirectory refuses entries that would land outside the directory, and keeps Unix modes.
+            zip.ExtractToDirectory(directory, overwriteFiles: true);
+        }
+
+        var bootstrap = Path.Combine(directory, "bootstrap");
+        if (File.Exists(bootstrap) && !OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(bootstrap, File.GetUnixFileMode(bootstrap) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute | UnixFileMode.UserRead);
+        }
+    }
+
     /// <summary>The directory holding the unpacked archive, unpacking it first if needed (atomically: into a temporary directory, then renamed).</summary>
     public static string Unpack(string root, string sha256, byte[] archive)
     {
@@ -41,17 +57,7 @@ internal static class FunctionCode
 
         Directory.CreateDirectory(root);
         var temp = Path.Combine(root, $".{name}.{Guid.NewGuid():N}");
-        using (var zip = new ZipArchive(new MemoryStream(archive), ZipArchiveMode.Read))
-        {
-            // ExtractToDirectory refuses entries that would land outside the directory, and keeps Unix modes.
-            zip.ExtractToDirectory(temp, overwriteFiles: true);
-        }
-
-        var bootstrap = Path.Combine(temp, "bootstrap");
-        if (File.Exists(bootstrap) && !OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(bootstrap, File.GetUnixFileMode(bootstrap) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute | UnixFileMode.UserRead);
-        }
+        ExtractInto(temp, archive);
 
         try
         {

@@ -70,6 +70,7 @@ public sealed partial class LambdaService : IAsyncDisposable
             .OnAsync("ListTags", ListTagsAsync)
             .OnAsync("GetAccountSettings", GetAccountSettingsAsync)
             .OnAsync("Invoke", InvokeAsync);
+        RegisterLayers();
         _mappings = new Mappings.EventSourceMappings(store, this, kinesis, options);
         _mappings.Register(Endpoint);
     }
@@ -218,9 +219,9 @@ public sealed partial class LambdaService : IAsyncDisposable
             config["Environment"] = new JsonObject { ["Variables"] = env["Variables"]?.DeepClone() ?? new JsonObject() };
         }
 
-        if (input["Layers"] is JsonArray { Count: > 0 })
+        if (input["Layers"] is JsonArray { Count: > 0 } layers)
         {
-            throw new ServiceException("InvalidParameterValueException", "Layers are not supported by Millrace yet: include the layer's files in the function's archive.");
+            config["Layers"] = await FunctionLayersAsync(layers, ctx.Cancellation);
         }
 
         await _store.PutCodeAsync(sha, archive, ctx.Cancellation);
@@ -475,11 +476,7 @@ public sealed partial class LambdaService : IAsyncDisposable
         var (name, _) = ParseName(input);
         CheckEnvironment(input);
         CheckLimits(input);
-        if (input["Layers"] is JsonArray { Count: > 0 })
-        {
-            throw new ServiceException("InvalidParameterValueException", "Layers are not supported by Millrace yet: include the layer's files in the function's archive.");
-        }
-
+        var layers = input["Layers"] is JsonArray list ? await FunctionLayersAsync(list, ctx.Cancellation) : null;
         await _writes.WaitAsync(ctx.Cancellation);
         JsonObject config;
         try
@@ -498,6 +495,19 @@ public sealed partial class LambdaService : IAsyncDisposable
             if (input["Environment"] is JsonObject env)
             {
                 config["Environment"] = new JsonObject { ["Variables"] = env["Variables"]?.DeepClone() ?? new JsonObject() };
+            }
+
+            if (layers is not null)
+            {
+                // An empty list removes the function's layers.
+                if (layers.Count == 0)
+                {
+                    config.Remove("Layers");
+                }
+                else
+                {
+                    config["Layers"] = layers;
+                }
             }
 
             config["LastModified"] = LastModified(Now);
@@ -956,7 +966,7 @@ public sealed partial class LambdaService : IAsyncDisposable
             .ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? "", StringComparer.Ordinal) ?? [];
         var instance = new FunctionInstance(name, version.Version, config["FunctionArn"]!.GetValue<string>(), config["Runtime"]!.GetValue<string>(),
             config["Handler"]!.GetValue<string>(), config["Timeout"]!.GetValue<int>(), config["MemorySize"]!.GetValue<int>(), variables, directory,
-            config["RevisionId"]!.GetValue<string>());
+            config["RevisionId"]!.GetValue<string>(), await LayerDirectoryAsync(config, ct));
         var invokedArn = qualifier is null ? FunctionArn(name) : $"{FunctionArn(name)}:{qualifier}";
         var reserved = settings["Concurrency"] is JsonValue r ? r.GetValue<int>() : (int?)null;
         return new InvokeTarget(instance, invokedArn, reserved);

@@ -6,7 +6,8 @@ namespace Millrace.Lambda.Tests;
 /// <summary>Tumbling windows: bounds from arrival times aligned to the window length, and the state a response must carry.</summary>
 public sealed class TumblingWindowTests
 {
-    private static StreamRecord Arriving(double seconds) => new("1", "k", "", seconds, seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    private static StreamRecord Arriving(double seconds) =>
+        new("\"1\""u8.ToArray(), "\"k\""u8.ToArray(), "\"\""u8.ToArray(), seconds, Encoding.UTF8.GetBytes(seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     [Theory]
     [InlineData(1607497475.000, 120, 1607497440)]

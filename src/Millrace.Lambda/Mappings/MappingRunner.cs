@@ -8,18 +8,45 @@ using Millrace.Storage.Functions;
 
 namespace Millrace.Lambda.Mappings;
 
-/// <summary>A record read from a shard: what the event carries (the arrival time also as Kinesis wrote it).</summary>
-internal readonly record struct StreamRecord(string SequenceNumber, string PartitionKey, string Data, double Arrival, string ArrivalText)
+/// <summary>
+/// A record read from a shard, held as the JSON tokens Kinesis wrote (strings with their quotes, the arrival time as
+/// a number) in the page they came from: the event is written from them without decoding or re-encoding anything.
+/// </summary>
+internal readonly record struct StreamRecord(ReadOnlyMemory<byte> RawSequenceNumber, ReadOnlyMemory<byte> RawPartitionKey, ReadOnlyMemory<byte> RawData,
+    double Arrival, ReadOnlyMemory<byte> RawArrival)
 {
     /// <summary>Its place among the records read from the shard by this runner.</summary>
     public long Ordinal { get; init; }
+
+    /// <summary>Sequence numbers are digits: no escapes inside the quotes.</summary>
+    public string SequenceNumber => Encoding.UTF8.GetString(RawSequenceNumber.Span[1..^1]);
+
+    /// <summary>The bytes of the record's data (the token is base64, which has no escapes either).</summary>
+    public byte[] DecodeData()
+    {
+        var base64 = RawData.Span[1..^1];
+        var bytes = new byte[System.Buffers.Text.Base64.GetMaxDecodedFromUtf8Length(base64.Length)];
+        System.Buffers.Text.Base64.DecodeFromUtf8(base64, bytes, out _, out var written);
+        return bytes.AsSpan(0, written).ToArray();
+    }
+
+    /// <summary>What the record adds to an event's JSON, roughly.</summary>
+    public int EventBytes => RawData.Length + RawPartitionKey.Length + 600;
+
+    /// <summary>A lane for ParallelizationFactor: the same partition key always gets the same lane.</summary>
+    public int Lane(int lanes)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(RawPartitionKey.Span);
+        return (int)((uint)hash.ToHashCode() % (uint)lanes);
+    }
 }
 
 /// <summary>
 /// Runs one event-source mapping: finds the stream's shards (again every second, so resharding is followed),
 /// polls each shard whose parents are done, and invokes the function with batches in AWS's event shape, one batch
-/// per shard in flight. A batch's checkpoint is stored durably before the next one is read, so after a restart
-/// (kill -9 included) processing resumes after the last successful batch: at least once, nothing skipped, in order.
+/// per shard in flight. Checkpoints are stored durably as batches finish, so after a restart (kill -9 included)
+/// processing resumes after the last checkpointed batch: at least once, nothing skipped, in order.
 /// </summary>
 internal sealed class MappingRunner : IAsyncDisposable
 {
@@ -184,7 +211,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 var matching = new List<StreamRecord>(page.Count);
                 foreach (var record in page)
                 {
-                    if (_filter is not null && !_filter.Matches(Convert.FromBase64String(record.Data)))
+                    if (_filter is not null && !_filter.Matches(record.DecodeData()))
                     {
                         await progress.DoneAsync([record], ct); // skipped records count as processed
                         continue;
@@ -201,7 +228,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 {
                     foreach (var record in matching)
                     {
-                        var lane = factor == 1 ? 0 : (int)((uint)StringComparer.Ordinal.GetHashCode(record.PartitionKey) % (uint)factor);
+                        var lane = factor == 1 ? 0 : record.Lane(factor);
                         if (lanes[lane].Count == 0)
                         {
                             windows[lane] = DateTime.UtcNow;
@@ -229,6 +256,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                     }
 
                     await Task.WhenAll(running.Where(t => t is not null)!);
+                    await progress.FlushAsync();
                     await _owner.Store.PutCheckpointAsync(new StoredCheckpoint(_id, shardId, progress.Checkpoint, Finished: true), ct);
                     return;
                 }
@@ -248,6 +276,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         }
 
         await Task.WhenAll(running.Where(t => t is not null)!).ContinueWith(_ => { }, TaskScheduler.Default);
+        await progress.FlushAsync(); // no checkpoint is written after the runner stops (a deleted mapping stays deleted)
     }
 
     private static async Task WhenALaneFinishesAsync(Task?[] running)
@@ -295,6 +324,12 @@ internal sealed class MappingRunner : IAsyncDisposable
         private DateTime _pendingSince;
         private TumblingWindow? _current;
 
+        /// <summary>
+        /// How long after its end a window is closed by the clock alone: a record gets its arrival time before it
+        /// can be read, so one that arrived just before the end may still be on its way.
+        /// </summary>
+        private const long GraceSeconds = 1;
+
         public async Task PumpAsync(List<StreamRecord> records, bool caughtUp, bool closing, CancellationToken ct)
         {
             if (_pending.Count == 0 && records.Count > 0)
@@ -309,7 +344,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 var now = runner._owner.Options.Clock.GetUtcNow().ToUnixTimeSeconds();
                 if (_pending.Count == 0)
                 {
-                    if (_current is not null && (closing || (caughtUp && now >= _current.End)))
+                    if (_current is not null && (closing || (caughtUp && now >= _current.End + GraceSeconds)))
                     {
                         await FinishAsync(_current, early: false, ct);
                         _current = null;
@@ -333,7 +368,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                     inWindow++;
                 }
 
-                var windowComplete = inWindow < _pending.Count || closing || (caughtUp && now >= _current.End);
+                var windowComplete = inWindow < _pending.Count || closing || (caughtUp && now >= _current.End + GraceSeconds);
                 if (inWindow < runner.BatchSize && !windowComplete && DateTime.UtcNow - _pendingSince < runner.BatchingWindow)
                 {
                     return;
@@ -380,17 +415,20 @@ internal sealed class MappingRunner : IAsyncDisposable
 
     /// <summary>
     /// Which records of a shard are done, in the order they were read: the checkpoint is the last record before the
-    /// first one still queued or in flight, written durably whenever it moves.
+    /// first one still queued or in flight. It is written durably in the background whenever it moves, the latest
+    /// value each time, so a lane goes on with its next batch while the previous checkpoint is fsynced. A checkpoint
+    /// is never ahead of what the function finished, so a crash can only cause records to be delivered again.
     /// </summary>
     private sealed class ShardProgress(MappingRunner runner, string shardId, string? checkpoint)
     {
         private readonly object _gate = new();
-        private readonly SemaphoreSlim _persist = new(1, 1);
         private readonly Dictionary<long, string> _sequences = [];
         private readonly HashSet<long> _done = [];
         private long _next;
         private long _frontier;
         private string? _persisted = checkpoint;
+        private bool _persisting;
+        private Task _persist = Task.CompletedTask;
 
         public string? Checkpoint { get; private set; } = checkpoint;
 
@@ -409,7 +447,7 @@ internal sealed class MappingRunner : IAsyncDisposable
             }
         }
 
-        public async Task DoneAsync(IEnumerable<StreamRecord> records, CancellationToken ct)
+        public Task DoneAsync(IEnumerable<StreamRecord> records, CancellationToken ct)
         {
             lock (_gate)
             {
@@ -424,21 +462,61 @@ internal sealed class MappingRunner : IAsyncDisposable
                     _sequences.Remove(_frontier);
                     _frontier++;
                 }
-            }
 
-            await _persist.WaitAsync(ct);
-            try
-            {
-                var current = Checkpoint;
-                if (current != _persisted)
+                if (!_persisting && Checkpoint != _persisted)
                 {
-                    await runner._owner.Store.PutCheckpointAsync(new StoredCheckpoint(runner._id, shardId, current, Finished: false), ct);
-                    _persisted = current;
+                    _persisting = true;
+                    _persist = Task.Run(() => PersistAsync(ct), CancellationToken.None);
                 }
             }
-            finally
+
+            return Task.CompletedTask;
+        }
+
+        /// <summary>Waits until the checkpoint as it is now is durable.</summary>
+        public async Task FlushAsync()
+        {
+            Task pending;
+            lock (_gate)
             {
-                _persist.Release();
+                pending = _persist;
+            }
+
+            await pending;
+        }
+
+        private async Task PersistAsync(CancellationToken ct)
+        {
+            try
+            {
+                while (true)
+                {
+                    string? target;
+                    lock (_gate)
+                    {
+                        target = Checkpoint;
+                        if (target == _persisted)
+                        {
+                            _persisting = false;
+                            return;
+                        }
+                    }
+
+                    await runner._owner.Store.PutCheckpointAsync(new StoredCheckpoint(runner._id, shardId, target, Finished: false), ct);
+                    lock (_gate)
+                    {
+                        _persisted = target;
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or System.Data.Common.DbException)
+            {
+                // Stopping, or the store failed: what was written stays (records after it are delivered again), and
+                // the next finished batch tries again.
+                lock (_gate)
+                {
+                    _persisting = false;
+                }
             }
         }
     }
@@ -450,7 +528,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         long bytes = 64;
         foreach (var record in pending)
         {
-            var size = record.Data.Length + record.PartitionKey.Length + 600;
+            var size = record.EventBytes;
             if (batch.Count > 0 && (batch.Count >= Math.Min(BatchSize, max) || bytes + size > MaxPayloadBytes))
             {
                 break;
@@ -597,11 +675,21 @@ internal sealed class MappingRunner : IAsyncDisposable
         return index < 0 ? 0 : index;
     }
 
+    /// <summary><c>"shardId-...:sequenceNumber"</c> as a JSON token, from the sequence number's token.</summary>
+    private static ReadOnlySpan<byte> EventId(byte[] prefix, ReadOnlySpan<byte> rawSequence, byte[] buffer)
+    {
+        prefix.CopyTo(buffer, 0);
+        rawSequence[1..].CopyTo(buffer.AsSpan(prefix.Length)); // the digits and the closing quote
+        return buffer.AsSpan(0, prefix.Length + rawSequence.Length - 1);
+    }
+
     /// <summary>The event in AWS's shape and member order, written straight from the records.</summary>
     private byte[] Event(string shardId, List<StreamRecord> batch, TumblingWindow? window = null)
     {
         var role = "arn:aws:iam::" + _owner.Options.AccountId + ":role/lambda-role";
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(batch.Sum(r => r.Data.Length + 512) + 64);
+        var eventIdPrefix = Encoding.UTF8.GetBytes("\"" + shardId + ":");
+        var eventId = new byte[eventIdPrefix.Length + 64];
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(batch.Sum(r => r.EventBytes) + 1024);
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
@@ -611,15 +699,19 @@ internal sealed class MappingRunner : IAsyncDisposable
                 w.WriteStartObject();
                 w.WriteStartObject("kinesis");
                 w.WriteString("kinesisSchemaVersion", "1.0");
-                w.WriteString("partitionKey", r.PartitionKey);
-                w.WriteString("sequenceNumber", r.SequenceNumber);
-                w.WriteString("data", r.Data);
-                w.WritePropertyName("approximateArrivalTimestamp");
-                w.WriteRawValue(r.ArrivalText, skipInputValidation: true);
+                w.WritePropertyName("partitionKey"u8);
+                w.WriteRawValue(r.RawPartitionKey.Span, skipInputValidation: true);
+                w.WritePropertyName("sequenceNumber"u8);
+                w.WriteRawValue(r.RawSequenceNumber.Span, skipInputValidation: true);
+                w.WritePropertyName("data"u8);
+                w.WriteRawValue(r.RawData.Span, skipInputValidation: true);
+                w.WritePropertyName("approximateArrivalTimestamp"u8);
+                w.WriteRawValue(r.RawArrival.Span, skipInputValidation: true);
                 w.WriteEndObject();
                 w.WriteString("eventSource", "aws:kinesis");
                 w.WriteString("eventVersion", "1.0");
-                w.WriteString("eventID", shardId + ":" + r.SequenceNumber);
+                w.WritePropertyName("eventID"u8);
+                w.WriteRawValue(EventId(eventIdPrefix, r.RawSequenceNumber.Span, eventId), skipInputValidation: true);
                 w.WriteString("eventName", "aws:kinesis:record");
                 w.WriteString("invokeIdentityArn", role);
                 w.WriteString("awsRegion", _owner.Options.Region);

@@ -57,22 +57,82 @@ internal abstract class ShardReader(IKinesisCalls kinesis, JsonObject mapping, s
         return (position, null, null);
     }
 
-    protected List<StreamRecord> Records(JsonElement records)
+    /// <summary>
+    /// The records of a GetRecords page or a SubscribeToShardEvent, kept as tokens of <paramref name="page"/>, and
+    /// the page's other string members (NextShardIterator, ContinuationSequenceNumber).
+    /// </summary>
+    protected (List<StreamRecord> Records, Dictionary<string, string> Strings) Page(byte[] page)
     {
-        var list = new List<StreamRecord>(records.GetArrayLength());
-        foreach (var r in records.EnumerateArray())
+        var records = new List<StreamRecord>();
+        var strings = new Dictionary<string, string>(StringComparer.Ordinal);
+        var reader = new Utf8JsonReader(page);
+        reader.Read(); // {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var arrival = r.GetProperty("ApproximateArrivalTimestamp");
-            list.Add(new StreamRecord(r.GetProperty("SequenceNumber").GetString()!, r.GetProperty("PartitionKey").GetString()!,
-                r.GetProperty("Data").GetString()!, arrival.GetDouble(), arrival.GetRawText()));
+            var name = reader.GetString()!;
+            reader.Read();
+            if (name == "Records" && reader.TokenType == JsonTokenType.StartArray)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    records.Add(Record(page, ref reader));
+                }
+            }
+            else if (reader.TokenType == JsonTokenType.String)
+            {
+                strings[name] = reader.GetString()!;
+            }
+            else
+            {
+                reader.Skip();
+            }
         }
 
-        if (list.Count > 0)
+        if (records.Count > 0)
         {
-            LastRead = list[^1].SequenceNumber;
+            LastRead = records[^1].SequenceNumber;
         }
 
-        return list;
+        return (records, strings);
+    }
+
+    private static StreamRecord Record(byte[] page, ref Utf8JsonReader reader)
+    {
+        ReadOnlyMemory<byte> sequence = default, key = default, data = default, arrivalRaw = default;
+        double arrival = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var member = reader.ValueSpan;
+            reader.Read();
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            // A string token's bytes are its value between the quotes, escaped as written: with the quotes, the token.
+            var quoted = reader.TokenType == JsonTokenType.String ? 2 : 0;
+            var raw = page.AsMemory((int)reader.TokenStartIndex, reader.ValueSpan.Length + quoted);
+            if (member.SequenceEqual("SequenceNumber"u8))
+            {
+                sequence = raw;
+            }
+            else if (member.SequenceEqual("PartitionKey"u8))
+            {
+                key = raw;
+            }
+            else if (member.SequenceEqual("Data"u8))
+            {
+                data = raw;
+            }
+            else if (member.SequenceEqual("ApproximateArrivalTimestamp"u8))
+            {
+                arrival = reader.GetDouble();
+                arrivalRaw = raw;
+            }
+        }
+
+        return new StreamRecord(sequence, key, data, arrival, arrivalRaw);
     }
 }
 
@@ -142,11 +202,8 @@ internal sealed class PollingShardReader(IKinesisCalls kinesis, JsonObject mappi
     private async Task<(List<StreamRecord> Records, string? Next)> GetRecordsAsync(string iterator, CancellationToken ct)
     {
         var output = await Kinesis.CallUtf8Async("GetRecords", new JsonObject { ["ShardIterator"] = iterator, ["Limit"] = Math.Min(10_000, BatchSize) }, ct);
-        using var document = JsonDocument.Parse(output);
-        var root = document.RootElement;
-        var records = Records(root.GetProperty("Records"));
-        var next = root.TryGetProperty("NextShardIterator", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
-        return (records, next);
+        var (records, strings) = Page(output);
+        return (records, strings.GetValueOrDefault("NextShardIterator"));
     }
 
     public override async ValueTask DisposeAsync()
@@ -206,13 +263,10 @@ internal sealed class SubscriptionShardReader(IKinesisCalls kinesis, JsonObject 
                 return ([], false);
             }
 
-            using var document = JsonDocument.Parse(_events.Current);
-            var root = document.RootElement;
-            var records = Records(root.GetProperty("Records"));
+            var (records, strings) = Page(_events.Current);
 
             // The end of a closed shard: the event names the children and has no continuation.
-            var ended = !root.TryGetProperty("ContinuationSequenceNumber", out var c) || c.ValueKind != JsonValueKind.String;
-            return (records, ended);
+            return (records, !strings.ContainsKey("ContinuationSequenceNumber"));
         }
         catch (ServiceException e) when (e.Code is "ResourceInUseException" or "LimitExceededException" or "InternalFailure")
         {

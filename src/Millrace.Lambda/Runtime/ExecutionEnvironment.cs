@@ -82,7 +82,10 @@ internal sealed class ExecutionEnvironment : IAsyncDisposable
         psi.Environment.Clear();
         foreach (var (k, v) in launch.Environment.Concat(environment))
         {
-            psi.Environment[k] = v;
+            // Search paths add up: the layers' (and the function's own) before the runtime's, as on AWS.
+            psi.Environment[k] = k is "PYTHONPATH" or "NODE_PATH" && psi.Environment.TryGetValue(k, out var earlier) && !string.IsNullOrEmpty(earlier)
+                ? v + ":" + earlier
+                : v;
         }
 
         if (launch.Note is not null)

@@ -231,6 +231,23 @@ public sealed class FunctionExecutor : IAsyncDisposable
             vars["AWS_ENDPOINT_URL"] = endpoint;
         }
 
+        if (f.LayerDirectory is { } opt)
+        {
+            // Where AWS puts /opt's folders on the paths; the runtime's own PYTHONPATH (if any) comes after these.
+            vars["PATH"] = $"/usr/local/bin:/usr/bin:/bin:{opt}/bin";
+            vars["LD_LIBRARY_PATH"] = $"{opt}/lib";
+            vars["MILLRACE_LAYERS_DIR"] = opt;
+            if (f.Runtime.StartsWith("python", StringComparison.Ordinal))
+            {
+                vars["PYTHONPATH"] = $"{opt}/python/lib/{f.Runtime}/site-packages:{opt}/python";
+            }
+            else if (f.Runtime.StartsWith("nodejs", StringComparison.Ordinal))
+            {
+                var major = f.Runtime["nodejs".Length..].TrimEnd('x').TrimEnd('.');
+                vars["NODE_PATH"] = $"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules";
+            }
+        }
+
         foreach (var (k, v) in f.Environment)
         {
             vars[k] = v;

@@ -11,7 +11,8 @@ public sealed record FunctionInstance(
     int MemorySize,
     IReadOnlyDictionary<string, string> Environment,
     string CodeDirectory,
-    string RevisionId)
+    string RevisionId,
+    string? LayerDirectory = null)
 {
     /// <summary>Environments are reused only for exactly this configuration and code.</summary>
     public string PoolKey => $"{Name}:{Version}:{RevisionId}";

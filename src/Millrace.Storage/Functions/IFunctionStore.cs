@@ -7,6 +7,9 @@ public sealed record StoredFunctionVersion(string Name, string Version, string C
 public sealed record StoredAlias(string Function, string Name, string Document);
 
 /// <summary>Where an event-source mapping has got to in one shard: the last sequence number processed, and whether the shard is done (a closed shard read to its end).</summary>
+/// <summary>A published layer version: its document (Lambda's GetLayerVersion output) and its archive's SHA-256.</summary>
+public sealed record StoredLayerVersion(string Name, long Version, string Document, string CodeSha256);
+
 public sealed record StoredCheckpoint(string MappingId, string ShardId, string? SequenceNumber, bool Finished);
 
 /// <summary>An asynchronous invocation waiting to run (InvocationType Event, S3 notifications): durable until it is done.</summary>
@@ -53,6 +56,24 @@ public interface IFunctionStore : IDisposable
     ValueTask<IReadOnlyList<StoredAlias>> ListAliasesAsync(string function, CancellationToken cancellationToken = default);
 
     ValueTask<bool> DeleteAliasAsync(string function, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Publishes the next version of a layer: its number is one more than any the layer ever had (numbers are not
+    /// reused after a deletion); <paramref name="document"/> makes the stored document from it.
+    /// </summary>
+    ValueTask<StoredLayerVersion> AddLayerVersionAsync(string name, string codeSha256, Func<long, string> document, CancellationToken cancellationToken = default);
+
+    /// <summary>A layer version; a deleted one only with <paramref name="includeDeleted"/> (functions that use it keep it, as on AWS).</summary>
+    ValueTask<StoredLayerVersion?> GetLayerVersionAsync(string name, long version, bool includeDeleted = false, CancellationToken cancellationToken = default);
+
+    /// <summary>A layer's versions, newest first; empty when it has none (left).</summary>
+    ValueTask<IReadOnlyList<StoredLayerVersion>> ListLayerVersionsAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Every layer's versions, by layer name then newest first.</summary>
+    ValueTask<IReadOnlyList<StoredLayerVersion>> ListAllLayerVersionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a layer version from the API's view; its archive stays for the functions that use it.</summary>
+    ValueTask<bool> DeleteLayerVersionAsync(string name, long version, CancellationToken cancellationToken = default);
 
     /// <summary>Creates or replaces an event-source mapping's document.</summary>
     ValueTask PutMappingAsync(string id, string document, CancellationToken cancellationToken = default);

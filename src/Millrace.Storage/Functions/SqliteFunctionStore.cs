@@ -48,6 +48,16 @@ public sealed class SqliteFunctionStore : IFunctionStore
             name TEXT NOT NULL,
             document TEXT NOT NULL,
             PRIMARY KEY (function, name)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS layers (
+            name TEXT NOT NULL PRIMARY KEY,
+            last_version INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS layer_versions (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            code_sha256 TEXT NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (name, version)) WITHOUT ROWID;
         """));
 
     public void Dispose() => _sql.Dispose();
@@ -187,6 +197,55 @@ public sealed class SqliteFunctionStore : IFunctionStore
         _sql.LockedAsync(() =>
         {
             using var command = _sql.Command("DELETE FROM aliases WHERE function = $f AND name = $n", null, ("$f", function), ("$n", name));
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+
+    private const string LayerColumns = "name, version, document, code_sha256";
+
+    private static StoredLayerVersion ReadLayer(SqliteDataReader r) => new(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3));
+
+    public ValueTask<StoredLayerVersion> AddLayerVersionAsync(string name, string codeSha256, Func<long, string> document, CancellationToken cancellationToken = default) =>
+        _sql.LockedAsync(() =>
+        {
+            using var tx = _sql.BeginTransaction();
+            long version;
+            using (var next = _sql.Command(
+                "INSERT INTO layers (name, last_version) VALUES ($n, 1) ON CONFLICT (name) DO UPDATE SET last_version = last_version + 1 RETURNING last_version",
+                tx, ("$n", name)))
+            {
+                version = (long)next.ExecuteScalar()!;
+            }
+
+            var stored = new StoredLayerVersion(name, version, document(version), codeSha256);
+            using (var insert = _sql.Command($"INSERT INTO layer_versions ({LayerColumns}) VALUES ($n, $v, $d, $s)", tx,
+                ("$n", name), ("$v", version), ("$d", stored.Document), ("$s", codeSha256)))
+            {
+                insert.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+            return stored;
+        }, cancellationToken);
+
+    public ValueTask<StoredLayerVersion?> GetLayerVersionAsync(string name, long version, bool includeDeleted = false, CancellationToken cancellationToken = default) =>
+        _sql.LockedAsync(() =>
+        {
+            using var command = _sql.Command($"SELECT {LayerColumns} FROM layer_versions WHERE name = $n AND version = $v AND deleted <= $d", null,
+                ("$n", name), ("$v", version), ("$d", includeDeleted ? 1 : 0));
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? ReadLayer(reader) : null;
+        }, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StoredLayerVersion>> ListLayerVersionsAsync(string name, CancellationToken cancellationToken = default) =>
+        _sql.QueryAsync($"SELECT {LayerColumns} FROM layer_versions WHERE name = $n AND deleted = 0 ORDER BY version DESC", ReadLayer, cancellationToken, ("$n", name));
+
+    public ValueTask<IReadOnlyList<StoredLayerVersion>> ListAllLayerVersionsAsync(CancellationToken cancellationToken = default) =>
+        _sql.QueryAsync($"SELECT {LayerColumns} FROM layer_versions WHERE deleted = 0 ORDER BY name, version DESC", ReadLayer, cancellationToken);
+
+    public ValueTask<bool> DeleteLayerVersionAsync(string name, long version, CancellationToken cancellationToken = default) =>
+        _sql.LockedAsync(() =>
+        {
+            using var command = _sql.Command("UPDATE layer_versions SET deleted = 1 WHERE name = $n AND version = $v AND deleted = 0", null, ("$n", name), ("$v", version));
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
 

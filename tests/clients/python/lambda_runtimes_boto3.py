@@ -1,6 +1,6 @@
 """boto3 Lambda runtimes: Node.js handlers (CommonJS async, ES module, callback, context.succeed, errors), a
 provided.al2023 function whose bootstrap is a shell script driving the Runtime API with curl, a python function
-that prints 100 MB, and a bootstrap that never asks for work.
+that prints 100 MB, a bootstrap that never asks for work, and layers (Python and Node.js libraries and a tool on PATH).
 
 Usage: python3 lambda_runtimes_boto3.py ENDPOINT PREFIX
 Prints `CHECK name ok|FAIL detail` lines and one `SUMMARY {json}` line; exits 1 if any check failed.
@@ -152,7 +152,70 @@ def handler(event, context):
     assert "[ERROR] RuntimeError: broken at import" in tail, tail
 
 
-for name, fn in [("node_handlers", node_handlers), ("provided_runtime", provided_runtime), ("misbehaving", misbehaving)]:
+def layers():
+    name = f"{prefix}-libs"
+    zipped = zip_of({"python/greeting.py": ("WORD = 'hello from a layer'\n", 0o644),
+                     "python/lib/python3.11/site-packages/shout.py": ("def shout(s):\n    return s.upper()\n", 0o644),
+                     "nodejs/node_modules/greet/index.js": ("module.exports = (n) => 'hi ' + n;\n", 0o644),
+                     "bin/layer-tool": ("#!/bin/sh\necho tool-from-layer\n", 0o755)})
+    first = lam.publish_layer_version(LayerName=name, Description="libs", Content={"ZipFile": zipped},
+                                      CompatibleRuntimes=["python3.11", "nodejs20.x"], LicenseInfo="MIT")
+    assert first["Version"] == 1 and first["LayerVersionArn"] == first["LayerArn"] + ":1" and first["Content"]["CodeSize"] == len(zipped), first
+    assert first["CompatibleRuntimes"] == ["python3.11", "nodejs20.x"] and first["LicenseInfo"] == "MIT", first
+    # A second layer overrides the first's files: later layers win, as on AWS.
+    override = lam.publish_layer_version(LayerName=f"{name}-override", Content={"ZipFile": zip_of({"python/greeting.py": ("WORD = 'overridden'\n", 0o644)})})
+    py = f"{prefix}-layered-py"
+    create(py, "python3.11", "app.handler", {"app.py": """
+import subprocess, greeting, shout
+def handler(event, context):
+    return {"word": greeting.WORD, "shout": shout.shout("x"), "tool": subprocess.run(["layer-tool"], capture_output=True, text=True).stdout.strip()}
+"""}, Layers=[first["LayerVersionArn"]])
+    config = lam.get_function_configuration(FunctionName=py)
+    assert config["Layers"] == [{"Arn": first["LayerVersionArn"], "CodeSize": len(zipped)}], config.get("Layers")
+    _, body, _ = invoke(py, {})
+    assert body == {"word": "hello from a layer", "shout": "X", "tool": "tool-from-layer"}, body
+    lam.update_function_configuration(FunctionName=py, Layers=[first["LayerVersionArn"], override["LayerVersionArn"]])
+    lam.get_waiter("function_updated_v2").wait(FunctionName=py, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    _, body, _ = invoke(py, {})
+    assert body["word"] == "overridden" and body["shout"] == "X", body
+    js = f"{prefix}-layered-js"
+    create(js, "nodejs20.x", "index.handler", {"index.js": "const greet = require('greet');\nexports.handler = async (e) => ({ said: greet(e.name) });\n"},
+           Layers=[first["LayerVersionArn"]])
+    _, body, _ = invoke(js, {"name": "there"})
+    assert body == {"said": "hi there"}, body
+    # The API: versions numbered on, listing newest first with filters, lookup by ARN, deletion.
+    second = lam.publish_layer_version(LayerName=name, Content={"ZipFile": zipped}, CompatibleRuntimes=["python3.12"])
+    assert second["Version"] == 2, second
+    versions = lam.list_layer_versions(LayerName=name)["LayerVersions"]
+    assert [v["Version"] for v in versions] == [2, 1], versions
+    assert [v["Version"] for v in lam.list_layer_versions(LayerName=name, CompatibleRuntime="nodejs20.x")["LayerVersions"]] == [1]
+    listed = {l["LayerName"]: l for l in lam.list_layers()["Layers"]}
+    assert listed[name]["LatestMatchingVersion"]["Version"] == 2 and listed[name]["LayerArn"] == first["LayerArn"], listed
+    assert lam.list_layers(CompatibleRuntime="nodejs20.x")["Layers"][0]["LatestMatchingVersion"]["Version"] == 1
+    assert lam.get_layer_version_by_arn(Arn=first["LayerVersionArn"])["Content"]["CodeSha256"] == first["Content"]["CodeSha256"]
+    assert lam.get_layer_version(LayerName=name, VersionNumber=2)["Description"] == ""
+    lam.delete_layer_version(LayerName=name, VersionNumber=1)
+    lam.delete_layer_version(LayerName=name, VersionNumber=1)  # idempotent
+    assert err(lambda: lam.get_layer_version(LayerName=name, VersionNumber=1)) == ("ResourceNotFoundException", 404)
+    third = lam.publish_layer_version(LayerName=name, Content={"ZipFile": zipped})
+    assert third["Version"] == 3, "version numbers are not reused"
+    # A function keeps a deleted layer version it uses; a new reference to it is refused.
+    lam.update_function_configuration(FunctionName=js, Description="after the layer version was deleted")
+    lam.get_waiter("function_updated_v2").wait(FunctionName=js, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    _, body, _ = invoke(js, {"name": "again"})
+    assert body == {"said": "hi again"}, body
+    missing = err(lambda: lam.update_function_configuration(FunctionName=js, Layers=[first["LayerVersionArn"]]))
+    assert missing == ("InvalidParameterValueException", 400), missing
+    many = err(lambda: lam.update_function_configuration(FunctionName=js, Layers=[third["LayerVersionArn"]] * 6))
+    assert many == ("InvalidParameterValueException", 400), many
+    lam.update_function_configuration(FunctionName=py, Layers=[])
+    lam.get_waiter("function_updated_v2").wait(FunctionName=py, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert "Layers" not in lam.get_function_configuration(FunctionName=py)
+    out, body, _ = invoke(py, {})
+    assert out.get("FunctionError") == "Unhandled" and body["errorType"] == "Runtime.ImportModuleError", body
+
+
+for name, fn in [("node_handlers", node_handlers), ("provided_runtime", provided_runtime), ("misbehaving", misbehaving), ("layers", layers)]:
     check(name, fn)
 
 finish()
