@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the external clients the test suite drives: AWS CLI v2 (/usr/bin/aws, Debian's awscli), the AWS SDK for
-# JavaScript v3 (tests/clients/js/node_modules, from the committed package-lock.json), and checks python3 + boto3.
+# JavaScript v3 (tests/clients/js/node_modules, from the committed package-lock.json), npm aws-lambda-ric
+# (tests/clients/lambda-ric; its install builds a native module, with Debian's autoconf, automake and libtool),
+# and checks python3 + boto3.
 # Idempotent and quiet; takes about a second when everything is already in place. Prints details only on failure.
 set -euo pipefail
 
@@ -52,6 +54,24 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -d "$js/node_modules/@a
   : >"$log"
 fi
 
-# 3. python3 with boto3.
+# 3. AWS's Lambda runtime interface client for Node.js. Its install script compiles aws-lambda-cpp and curl (about
+#    two minutes here), which needs autoreconf; done once, then kept until the lock file changes.
+ric="$root/tests/clients/lambda-ric"
+ric_stamp="$ric/node_modules/.millrace-install-stamp"
+ric_want="$(cat "$ric/package.json" "$ric/package-lock.json" | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$ric_stamp" || "$(cat "$ric_stamp")" != "$ric_want" || ! -f "$ric/node_modules/aws-lambda-ric/dist/rapid-client.node" ]]; then
+  if ! command -v autoreconf >/dev/null || ! command -v libtoolize >/dev/null; then
+    {
+      as_root apt-get update -qq &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq autoconf automake libtool make g++ cmake
+    } >"$log" 2>&1 || fail "apt-get install autoconf automake libtool failed"
+  fi
+  (cd "$ric" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1 || fail "npm ci in $ric failed"
+  [[ -f "$ric/node_modules/aws-lambda-ric/dist/rapid-client.node" ]] || fail "aws-lambda-ric installed without its native module"
+  echo "$ric_want" >"$ric_stamp"
+  : >"$log"
+fi
+
+# 4. python3 with boto3.
 command -v python3 >/dev/null || fail "python3 is not installed"
 python3 -c 'import boto3, botocore' >"$log" 2>&1 || fail "python3 cannot import boto3 (install it with pip for $(command -v python3))"

@@ -922,7 +922,7 @@ public sealed partial class LambdaService : IAsyncDisposable
         }
 
         var clientContext = Text(input, "ClientContext") is { } cc ? Encoding.UTF8.GetString(Convert.FromBase64String(cc)) : null;
-        var outcome = await RunAsync(target, payload, clientContext, ctx.Cancellation);
+        var outcome = await RunAsync(target, payload, clientContext, ctx.Cancellation, ctx.RequestId);
         var output = new JsonObject
         {
             ["StatusCode"] = 200,
@@ -972,11 +972,11 @@ public sealed partial class LambdaService : IAsyncDisposable
         return new InvokeTarget(instance, invokedArn, reserved);
     }
 
-    internal async Task<InvokeOutcome> RunAsync(InvokeTarget target, byte[] payload, string? clientContext, CancellationToken ct)
+    internal async Task<InvokeOutcome> RunAsync(InvokeTarget target, byte[] payload, string? clientContext, CancellationToken ct, string? requestId = null)
     {
         try
         {
-            return await _executor.InvokeAsync(target.Instance, payload, target.InvokedArn, target.Reserved, clientContext, ct);
+            return await _executor.InvokeAsync(target.Instance, payload, target.InvokedArn, target.Reserved, clientContext, ct, requestId);
         }
         catch (ThrottledException e)
         {

@@ -58,10 +58,10 @@ public sealed class FunctionExecutor : IAsyncDisposable
     public LambdaRuntimes Runtimes => _runtimes;
 
     public async Task<InvokeOutcome> InvokeAsync(FunctionInstance function, byte[] payload, string invokedArn, int? reservedConcurrency,
-        string? clientContext = null, CancellationToken cancellationToken = default)
+        string? clientContext = null, CancellationToken cancellationToken = default, string? requestId = null)
     {
         var env = await AcquireAsync(function, reservedConcurrency);
-        var requestId = Guid.NewGuid().ToString();
+        requestId ??= Guid.NewGuid().ToString(); // a synchronous Invoke's is its API request's, as on AWS
         var invocation = new Invocation(requestId, payload, invokedArn, clientContext);
         var startedMs = _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
         try

@@ -27,7 +27,7 @@ public sealed class LambdaClientTests(S3ServerFixture fixture) : IClassFixture<S
 
     [Fact]
     public Task Boto3NodeCustomAndMisbehavingFunctions() => RunScriptAsync("lambda_runtimes_boto3.py", "rt" + Guid.NewGuid().ToString("N")[..6],
-        "node_handlers", "provided_runtime", "misbehaving", "layers");
+        "node_handlers", "provided_runtime", "misbehaving", "layers", "runtime_interface_client");
 
     [Fact]
     public Task Boto3EventSourceMappingsFromKinesis() => RunScriptAsync("lambda_mappings_boto3.py", "esm" + Guid.NewGuid().ToString("N")[..6],

@@ -1,5 +1,6 @@
 """boto3 Lambda runtimes: Node.js handlers (CommonJS async, ES module, callback, context.succeed, errors), a
-provided.al2023 function whose bootstrap is a shell script driving the Runtime API with curl, a python function
+provided.al2023 function whose bootstrap is a shell script driving the Runtime API with curl, one whose bootstrap
+runs AWS's npm aws-lambda-ric (installed in tests/clients/lambda-ric by scripts/install-test-tools.sh), a python function
 that prints 100 MB, a bootstrap that never asks for work, and layers (Python and Node.js libraries and a tool on PATH).
 
 Usage: python3 lambda_runtimes_boto3.py ENDPOINT PREFIX
@@ -8,6 +9,7 @@ Prints `CHECK name ok|FAIL detail` lines and one `SUMMARY {json}` line; exits 1 
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -152,6 +154,31 @@ def handler(event, context):
     assert "[ERROR] RuntimeError: broken at import" in tail, tail
 
 
+def runtime_interface_client():
+    # AWS's own runtime client, unchanged: the bootstrap execs it with the handler, as a custom runtime does on AWS.
+    ric = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "lambda-ric", "node_modules", "aws-lambda-ric", "bin", "index.mjs"))
+    assert os.path.exists(ric), f"{ric} is missing: scripts/install-test-tools.sh installs it"
+    name = f"{prefix}-ric"
+    create(name, "provided.al2023", "index.handler", {
+        "bootstrap": ('#!/bin/sh\ncd "$LAMBDA_TASK_ROOT"\nexec node "$RIC" "$_HANDLER"\n', 0o755),
+        "index.js": """
+exports.handler = async (event, context) => {
+  console.log('ric got', JSON.stringify(event));
+  if (event.fail) { throw new TypeError('asked to fail'); }
+  return { doubled: event.n * 2, id: context.awsRequestId, fn: context.functionName, left: context.getRemainingTimeInMillis() > 0 };
+};
+"""}, Environment={"Variables": {"RIC": ric}}, Timeout=30)
+    out, body, tail = invoke(name, {"n": 21})
+    assert "FunctionError" not in out and body["doubled"] == 42 and body["fn"] == name and body["left"] is True, (body, tail)
+    assert body["id"] == out["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"], (body, out["ResponseMetadata"])
+    assert "ric got" in tail and "REPORT RequestId: " + body["id"] in tail, tail
+    out, body, _ = invoke(name, {"fail": True})
+    assert out["FunctionError"] == "Unhandled" and body["errorType"] == "TypeError" and body["errorMessage"] == "asked to fail", body
+    # The environment is reused: a second good invoke after the error is answered by the same client.
+    out, body, _ = invoke(name, {"n": 1})
+    assert body["doubled"] == 2, body
+
+
 def layers():
     name = f"{prefix}-libs"
     zipped = zip_of({"python/greeting.py": ("WORD = 'hello from a layer'\n", 0o644),
@@ -215,7 +242,8 @@ def handler(event, context):
     assert out.get("FunctionError") == "Unhandled" and body["errorType"] == "Runtime.ImportModuleError", body
 
 
-for name, fn in [("node_handlers", node_handlers), ("provided_runtime", provided_runtime), ("misbehaving", misbehaving), ("layers", layers)]:
+for name, fn in [("node_handlers", node_handlers), ("provided_runtime", provided_runtime), ("misbehaving", misbehaving), ("layers", layers),
+                 ("runtime_interface_client", runtime_interface_client)]:
     check(name, fn)
 
 finish()
