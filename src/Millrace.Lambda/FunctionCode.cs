@@ -59,6 +59,12 @@ internal static class FunctionCode
         var temp = Path.Combine(root, $".{name}.{Guid.NewGuid():N}");
         ExtractInto(temp, archive);
 
+        return MoveIntoPlace(temp, target);
+    }
+
+    /// <summary>Renames a directory unpacked aside to its cache name, unless a concurrent call got there first.</summary>
+    public static string MoveIntoPlace(string temp, string target)
+    {
         try
         {
             Directory.Move(temp, target);

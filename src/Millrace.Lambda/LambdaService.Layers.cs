@@ -217,15 +217,6 @@ public sealed partial class LambdaService
             FunctionCode.ExtractInto(temp, archive);
         }
 
-        try
-        {
-            Directory.Move(temp, target);
-        }
-        catch (IOException) when (Directory.Exists(target))
-        {
-            Directory.Delete(temp, recursive: true); // unpacked by a concurrent call
-        }
-
-        return target;
+        return FunctionCode.MoveIntoPlace(temp, target);
     }
 }

@@ -330,6 +330,9 @@ internal sealed class MappingRunner : IAsyncDisposable
         /// </summary>
         private const long GraceSeconds = 1;
 
+        /// <summary>Over by the clock: the shard is read to its tip and the window's end (and the grace) has passed.</summary>
+        private static bool Over(TumblingWindow window, bool caughtUp, long nowSeconds) => caughtUp && nowSeconds >= window.End + GraceSeconds;
+
         public async Task PumpAsync(List<StreamRecord> records, bool caughtUp, bool closing, CancellationToken ct)
         {
             if (_pending.Count == 0 && records.Count > 0)
@@ -344,7 +347,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 var now = runner._owner.Options.Clock.GetUtcNow().ToUnixTimeSeconds();
                 if (_pending.Count == 0)
                 {
-                    if (_current is not null && (closing || (caughtUp && now >= _current.End + GraceSeconds)))
+                    if (_current is not null && (closing || Over(_current, caughtUp, now)))
                     {
                         await FinishAsync(_current, early: false, ct);
                         _current = null;
@@ -368,7 +371,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                     inWindow++;
                 }
 
-                var windowComplete = inWindow < _pending.Count || closing || (caughtUp && now >= _current.End + GraceSeconds);
+                var windowComplete = inWindow < _pending.Count || closing || Over(_current, caughtUp, now);
                 if (inWindow < runner.BatchSize && !windowComplete && DateTime.UtcNow - _pendingSince < runner.BatchingWindow)
                 {
                     return;
@@ -406,7 +409,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 }
 
                 runner.LastProcessingResult = "PROBLEM: Function call failed";
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(attempt, 6)))), ct);
+                await Task.Delay(RetryDelay(attempt), ct);
             }
 
             await progress.DoneAsync(window.Processed, ct);
@@ -422,7 +425,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     private sealed class ShardProgress(MappingRunner runner, string shardId, string? checkpoint)
     {
         private readonly object _gate = new();
-        private readonly Dictionary<long, string> _sequences = [];
+        private readonly Dictionary<long, ReadOnlyMemory<byte>> _sequences = [];
         private readonly HashSet<long> _done = [];
         private long _next;
         private long _frontier;
@@ -439,7 +442,7 @@ internal sealed class MappingRunner : IAsyncDisposable
                 var numbered = new List<StreamRecord>(page.Count);
                 foreach (var record in page)
                 {
-                    _sequences[_next] = record.SequenceNumber;
+                    _sequences[_next] = record.RawSequenceNumber; // made a string only when it becomes the checkpoint
                     numbered.Add(record with { Ordinal = _next++ });
                 }
 
@@ -456,11 +459,17 @@ internal sealed class MappingRunner : IAsyncDisposable
                     _done.Add(record.Ordinal);
                 }
 
+                ReadOnlyMemory<byte>? last = null;
                 while (_done.Remove(_frontier))
                 {
-                    Checkpoint = _sequences[_frontier];
-                    _sequences.Remove(_frontier);
+                    _sequences.Remove(_frontier, out var sequence);
+                    last = sequence;
                     _frontier++;
+                }
+
+                if (last is { } raw)
+                {
+                    Checkpoint = Encoding.UTF8.GetString(raw.Span[1..^1]);
                 }
 
                 if (!_persisting && Checkpoint != _persisted)
@@ -592,10 +601,13 @@ internal sealed class MappingRunner : IAsyncDisposable
                     break;
                 }
 
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(invokes, 6)))), ct);
+                await Task.Delay(RetryDelay(invokes), ct);
             }
         }
     }
+
+    /// <summary>Backoff between invocations that failed: 100 ms doubled per attempt, at most 5 s.</summary>
+    private static TimeSpan RetryDelay(int attempts) => TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(attempts, 6))));
 
     private double AgeSeconds(StreamRecord record) => _owner.Options.Clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 - record.Arrival;
 

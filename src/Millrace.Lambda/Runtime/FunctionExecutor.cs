@@ -234,7 +234,7 @@ public sealed class FunctionExecutor : IAsyncDisposable
         if (f.LayerDirectory is { } opt)
         {
             // Where AWS puts /opt's folders on the paths; the runtime's own PYTHONPATH (if any) comes after these.
-            vars["PATH"] = $"/usr/local/bin:/usr/bin:/bin:{opt}/bin";
+            vars["PATH"] += $":{opt}/bin";
             vars["LD_LIBRARY_PATH"] = $"{opt}/lib";
             vars["MILLRACE_LAYERS_DIR"] = opt;
             if (f.Runtime.StartsWith("python", StringComparison.Ordinal))
