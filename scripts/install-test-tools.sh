@@ -75,3 +75,11 @@ fi
 # 4. python3 with boto3.
 command -v python3 >/dev/null || fail "python3 is not installed"
 python3 -c 'import boto3, botocore' >"$log" 2>&1 || fail "python3 cannot import boto3 (install it with pip for $(command -v python3))"
+
+# 5. Debian's python3-snappy (over libsnappy), the independent reader of Firehose's Snappy and HADOOP_SNAPPY objects.
+if ! /usr/bin/python3 -c 'import snappy' >/dev/null 2>&1; then
+  {
+    as_root apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-snappy
+  } >"$log" 2>&1 || fail "apt-get install python3-snappy failed"
+fi

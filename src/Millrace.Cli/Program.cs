@@ -44,11 +44,13 @@ public static class Program
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert." };
         var lambdaConcurrency = new Option<int>("--lambda-concurrency") { Description = "Lambda execution environments (processes) that may run at once, over all functions.", DefaultValueFactory = _ => 16 };
         var lambdaIdle = new Option<int>("--lambda-idle-seconds") { Description = "How long an idle Lambda execution environment stays warm.", DefaultValueFactory = _ => 300 };
+        var firehoseHttpTimeout = new Option<int>("--firehose-http-timeout-seconds") { Description = "How long a Firehose HTTP endpoint has to answer (AWS: 180).", DefaultValueFactory = _ => 180 };
+        var firehoseS3 = new Option<string?>("--firehose-s3-endpoint") { Description = "Deliver Firehose's S3 destinations to this S3-compatible endpoint (e.g. MinIO; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of Millrace's own S3." };
 
-        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3, CloudWatch Logs and Lambda on one endpoint.")
+        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3, CloudWatch Logs, Lambda and Firehose on one endpoint.")
         {
             host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
-            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey, lambdaConcurrency, lambdaIdle,
+            enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey, lambdaConcurrency, lambdaIdle, firehoseS3, firehoseHttpTimeout,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -72,6 +74,8 @@ public static class Program
                 TlsKeyPath = parse.GetValue(tlsKey) is { } key ? Path.GetFullPath(key) : null,
                 LambdaConcurrency = Math.Max(1, parse.GetValue(lambdaConcurrency)),
                 LambdaIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(lambdaIdle))),
+                FirehoseHttpTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(firehoseHttpTimeout))),
+                FirehoseS3Endpoint = parse.GetValue(firehoseS3) is { } s3Endpoint ? new Uri(s3Endpoint) : null,
                 Limits = new ThroughputLimits
                 {
                     ShardWriteBytesPerSecond = parse.GetValue(writeBytes),

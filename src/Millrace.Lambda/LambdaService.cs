@@ -15,7 +15,7 @@ namespace Millrace.Lambda;
 /// permissions, reserved concurrency, tags and Invoke, over an <see cref="IFunctionStore"/> and a
 /// <see cref="FunctionExecutor"/>.
 /// </summary>
-public sealed partial class LambdaService : IAsyncDisposable
+public sealed partial class LambdaService : IAsyncDisposable, IFunctionInvocations
 {
     private const int MaxSyncPayload = 6 * 1024 * 1024;
     private const int MaxAsyncPayload = 1024 * 1024;
@@ -940,6 +940,14 @@ public sealed partial class LambdaService : IAsyncDisposable
         }
 
         return output;
+    }
+
+    /// <summary>A synchronous invocation from another service (Firehose's transformations): Invoke's resolution and errors, no HTTP.</summary>
+    public async Task<FunctionResponse> InvokeAsync(string function, byte[] payload, CancellationToken cancellationToken = default)
+    {
+        var (name, qualifier) = ParseName(new JsonObject { ["FunctionName"] = function });
+        var outcome = await RunAsync(await PrepareAsync(name, qualifier, cancellationToken), payload, null, cancellationToken);
+        return new FunctionResponse(outcome.Result.Payload, outcome.Result.IsError ? "Unhandled" : null);
     }
 
     /// <summary>What an invocation runs: the version's snapshot, the ARN it was invoked by, the reserved concurrency.</summary>

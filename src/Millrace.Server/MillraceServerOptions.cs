@@ -37,4 +37,10 @@ public sealed class MillraceServerOptions : KinesisOptions
 
     /// <summary>How long an idle Lambda execution environment is kept warm.</summary>
     public TimeSpan LambdaIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>An S3-compatible endpoint Firehose's S3 destinations write to instead of Millrace's own S3 (null: Millrace's).</summary>
+    public Uri? FirehoseS3Endpoint { get; set; }
+
+    /// <summary>How long a Firehose HTTP endpoint destination has to answer a request.</summary>
+    public TimeSpan FirehoseHttpTimeout { get; set; } = TimeSpan.FromMinutes(3);
 }

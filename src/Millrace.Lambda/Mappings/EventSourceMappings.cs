@@ -1,3 +1,4 @@
+using Millrace.Gateway;
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Millrace.Protocol.Wire;

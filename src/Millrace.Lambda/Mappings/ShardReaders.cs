@@ -1,3 +1,4 @@
+using Millrace.Gateway;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Millrace.Protocol.Wire;

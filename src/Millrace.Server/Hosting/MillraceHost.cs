@@ -9,12 +9,14 @@ using Millrace.Kinesis.Encryption;
 using Millrace.Kinesis;
 using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
+using Millrace.Firehose;
 using Millrace.Gateway;
 using Millrace.Lambda;
 using Millrace.Lambda.Runtime;
 using Millrace.Logs;
 using Millrace.S3;
 using Millrace.Storage;
+using Millrace.Storage.Delivery;
 using Millrace.Storage.Functions;
 using Millrace.Storage.Logs;
 using Millrace.Storage.Objects;
@@ -23,7 +25,7 @@ using Millrace.Storage.Tables;
 namespace Millrace.Server.Hosting;
 
 /// <summary>
-/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs, Lambda) composed behind the one endpoint's
+/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs, Lambda, Firehose) composed behind the one endpoint's
 /// router, and Kestrel listening on one port for HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
 /// lets in-flight ones finish and flushes the store.
 /// </summary>
@@ -156,8 +158,31 @@ public sealed class MillraceHost : IAsyncDisposable
                 new KinesisCallBridge(operations, options.Clock));
             objectEvents.Lambda = resources.Lambda;
 
+            var firehoseDirectory = Path.Combine(options.DataDirectory, "firehose");
+            resources.DeliveryStreams = SqliteDeliveryStreamStore.Open(firehoseDirectory);
+            resources.Buffers = await EmbeddedStreamStore.OpenAsync(
+                new EmbeddedStoreOptions { DataDirectory = Path.Combine(firehoseDirectory, "buffers"), SegmentSizeBytes = options.SegmentSizeBytes, Clock = options.Clock, EncryptionKeys = keys },
+                ct);
+            var bucketObjects = new BucketObjectBridge(s3);
+            resources.Firehose = new FirehoseService(resources.DeliveryStreams, resources.Buffers,
+                new FirehoseOptions
+                {
+                    Region = options.Region,
+                    AccountId = options.AccountId,
+                    Clock = options.Clock,
+                    CreateDelay = options.CreateStreamDelay,
+                    HttpResponseTimeout = options.FirehoseHttpTimeout,
+                    ResolveEncryptionKey = (_, keyArn) => FirehoseKeys.Resolve(keys, keyArn),
+                },
+                new FirehoseConnections
+                {
+                    Objects = options.FirehoseS3Endpoint is { } external ? new Millrace.Firehose.Delivery.ExternalS3Objects(external) : bucketObjects,
+                    Functions = resources.Lambda,
+                    Kinesis = new KinesisCallBridge(operations, options.Clock),
+                });
+
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
-            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint]));
+            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint]));
             app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
@@ -173,6 +198,7 @@ public sealed class MillraceHost : IAsyncDisposable
             var mainEndpoint = new Uri($"http://{options.Host}:{port.Bound!.Port}");
             lambdaOptions.ServiceEndpoint = mainEndpoint.ToString().TrimEnd('/');
             await resources.Lambda.ResumeAsync(ct);
+            await resources.Firehose.ResumeAsync(ct);
             Uri? dynamoEndpoint = null;
             try
             {
@@ -251,6 +277,12 @@ public sealed class MillraceHost : IAsyncDisposable
 
         public LambdaService? Lambda { get; set; }
 
+        public SqliteDeliveryStreamStore? DeliveryStreams { get; set; }
+
+        public EmbeddedStreamStore? Buffers { get; set; }
+
+        public FirehoseService? Firehose { get; set; }
+
         public WebApplication? DynamoApp { get; set; }
 
         private readonly CancellationTokenSource _background = new();
@@ -285,6 +317,23 @@ public sealed class MillraceHost : IAsyncDisposable
             await _background.CancelAsync();
             await Task.WhenAll(_backgroundTasks);
             _background.Dispose();
+
+            // Firehose first: its workers write to S3 and invoke Lambda.
+            if (Firehose is not null)
+            {
+                await Firehose.DisposeAsync();
+                Firehose = null;
+            }
+
+            if (Buffers is not null)
+            {
+                await Buffers.FlushAsync();
+                await Buffers.DisposeAsync();
+                Buffers = null;
+            }
+
+            DeliveryStreams?.Dispose();
+            DeliveryStreams = null;
 
             // Lambda before the stores its environments log to and read code from.
             if (Lambda is not null)

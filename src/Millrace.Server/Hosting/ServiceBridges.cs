@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Millrace.Gateway;
 using Millrace.Kinesis;
 using Millrace.Lambda;
 using Microsoft.AspNetCore.Http;
@@ -190,5 +191,21 @@ internal sealed class ObjectEventBridge : IObjectEventSink
 
         await Lambda.NotifyObjectAsync(new ObjectNotification(objectEvent.EventName, objectEvent.Bucket, objectEvent.Key, objectEvent.Size,
             objectEvent.ETag, objectEvent.Time, objectEvent.RequestId, xml), ct);
+    }
+}
+
+/// <summary>Firehose's server-side encryption keys from the KMS key store Kinesis uses: the AWS-owned key is alias/aws/kinesis's.</summary>
+internal static class FirehoseKeys
+{
+    public static string Resolve(Millrace.Kinesis.Encryption.KmsKeyStore keys, string? keyArn)
+    {
+        try
+        {
+            return keys.Resolve(keyArn ?? Millrace.Kinesis.Encryption.KmsKeyStore.KinesisDefaultAlias);
+        }
+        catch (KinesisException e)
+        {
+            throw new ServiceException("InvalidKMSResourceException", e.ErrorMessage ?? e.ErrorType);
+        }
     }
 }

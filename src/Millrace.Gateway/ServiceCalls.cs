@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 
-namespace Millrace.Lambda;
+namespace Millrace.Gateway;
 
-/// <summary>Millrace's S3, in process: code archives for CreateFunction, on-failure records of event-source mappings.</summary>
+/// <summary>Millrace's S3, in process (Lambda's code archives and on-failure records, Firehose's deliveries): no HTTP between services.</summary>
 public interface IBucketObjects
 {
     /// <summary>The object's bytes, or null when the bucket or key does not exist.</summary>
@@ -33,4 +33,18 @@ public interface IKinesisCalls
         var output = await CallUtf8Async(operation, input, cancellationToken);
         return output.Length == 0 ? [] : JsonNode.Parse(output)!.AsObject();
     }
+}
+
+/// <summary>What a synchronous function invocation answered: its payload, and Lambda's FunctionError when the function failed.</summary>
+public sealed record FunctionResponse(byte[] Payload, string? FunctionError);
+
+/// <summary>Lambda, in process: synchronous (RequestResponse) invocations by other services, e.g. Firehose's transformations.</summary>
+public interface IFunctionInvocations
+{
+    /// <summary>
+    /// Invokes a function by name or ARN, with an optional version or alias qualifier, and waits for its answer.
+    /// Errors of the Invoke API (ResourceNotFoundException, TooManyRequestsException...) are thrown as
+    /// <see cref="Millrace.Protocol.Wire.ServiceException"/>.
+    /// </summary>
+    Task<FunctionResponse> InvokeAsync(string function, byte[] payload, CancellationToken cancellationToken = default);
 }

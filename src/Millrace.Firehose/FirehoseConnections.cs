@@ -1,0 +1,19 @@
+using Millrace.Gateway;
+
+namespace Millrace.Firehose;
+
+/// <summary>The other services a delivery reaches, in process: never over HTTP.</summary>
+public sealed class FirehoseConnections
+{
+    /// <summary>Where S3 destinations write (Millrace's own S3, or an S3-compatible endpoint through <see cref="Delivery.ExternalS3Objects"/>).</summary>
+    public required IBucketObjects Objects { get; init; }
+
+    /// <summary>Lambda, for transformations; null when the server has none.</summary>
+    public IFunctionInvocations? Functions { get; init; }
+
+    /// <summary>Kinesis Data Streams, for KinesisStreamAsSource delivery streams.</summary>
+    public IKinesisCalls? Kinesis { get; init; }
+
+    /// <summary>The Glue Data Catalog, for record format conversion.</summary>
+    public Formats.ITableSchemas? Schemas { get; init; }
+}

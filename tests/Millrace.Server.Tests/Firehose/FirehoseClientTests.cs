@@ -1,0 +1,172 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Millrace.Server.Tests.S3;
+
+namespace Millrace.Server.Tests.Firehose;
+
+/// <summary>One <c>millrace serve</c> for the Firehose client tests; HTTP endpoints get 2 s to answer so a hanging one times out quickly.</summary>
+public sealed class FirehoseServerFixture : IAsyncLifetime
+{
+    private MillraceProcess? _server;
+
+    public MillraceProcess Server => _server ?? throw new InvalidOperationException("the server was not started");
+
+    public async Task InitializeAsync() => _server = await MillraceProcess.StartAsync("--firehose-http-timeout-seconds", "2");
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Firehose through real clients: boto3 acceptance scripts, the AWS CLI demo, the standard tools for compressed objects.</summary>
+public sealed class FirehoseClientTests(FirehoseServerFixture fixture) : IClassFixture<FirehoseServerFixture>
+{
+    private MillraceProcess Server => fixture.Server;
+
+    private async Task<ExternalTool.Result> RunScriptAsync(string script, params string[] extra)
+    {
+        var prefix = "fh" + Guid.NewGuid().ToString("N")[..8];
+        return await ExternalTool.RunAsync("python3", [S3TestSupport.ClientPath("python", script), Server.Endpoint, prefix, .. extra],
+            S3TestSupport.PythonEnv, timeout: TimeSpan.FromMinutes(4));
+    }
+
+    [Fact]
+    public async Task EveryOperationWithBoto3()
+    {
+        var result = await RunScriptAsync("firehose_api_boto3.py");
+        S3TestSupport.RequireChecks(Server, result, "firehose_api_boto3.py", "create_and_describe", "legacy_s3_destination", "kinesis_source",
+            "list_with_type_filter_and_paging", "put_record_and_batch", "bad_input", "update_destination", "encryption", "tags", "delete");
+    }
+
+    [Fact]
+    public async Task S3DeliveryWithBoto3AndTheStandardTools()
+    {
+        using var downloads = S3TestSupport.NewTempDir();
+        var result = await RunScriptAsync("firehose_s3_boto3.py", downloads.Path);
+        S3TestSupport.RequireChecks(Server, result, "firehose_s3_boto3.py", "default_key_layout", "compression_formats",
+            "custom_prefix_time_zone_and_extension", "dynamic_partitioning_with_jq_and_delimiters", "lambda_results_and_partition_keys",
+            "lambda_garbage_and_timeout", "source_backup");
+
+        var expected = await File.ReadAllBytesAsync(Path.Combine(downloads.Path, "expected.txt"));
+        var gz = Directory.GetFiles(Path.Combine(downloads.Path, "GZIP")).Single();
+        var gunzip = await ExternalTool.RunAsync("gunzip", ["-c", gz]);
+        Assert.Equal(0, gunzip.ExitCode);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), gunzip.StdOut);
+
+        var zip = Directory.GetFiles(Path.Combine(downloads.Path, "ZIP")).Single();
+        var unzip = await ExternalTool.RunAsync("unzip", ["-p", zip]);
+        Assert.Equal(0, unzip.ExitCode);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), unzip.StdOut);
+
+        // python-snappy (Debian's, over libsnappy): the framing format, and Hadoop's blocks of raw snappy.
+        foreach (var (format, mode) in new[] { ("Snappy", "framed"), ("HADOOP_SNAPPY", "hadoop") })
+        {
+            var file = Directory.GetFiles(Path.Combine(downloads.Path, format)).Single();
+            var read = await ExternalTool.RunAsync("/usr/bin/python3", [S3TestSupport.ClientPath("python", "snappy_read.py"), mode, file]);
+            Assert.True(read.ExitCode == 0, read.ToString());
+            Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), read.StdOut);
+        }
+    }
+
+    [Fact]
+    public async Task TutorialPipelineFromATwoShardStream()
+    {
+        var result = await RunScriptAsync("firehose_tutorial_boto3.py");
+        S3TestSupport.RequireChecks(Server, result, "firehose_tutorial_boto3.py", "setup", "gzipped_json_records_arrive_byte_for_byte", "kpl_records_are_deaggregated");
+    }
+
+    [Fact]
+    public async Task HttpEndpointThatFailsTimesOutAndRecovers()
+    {
+        var result = await RunScriptAsync("firehose_http_boto3.py");
+        S3TestSupport.RequireChecks(Server, result, "firehose_http_boto3.py", "fails_times_out_and_recovers", "failed_data_goes_to_s3_after_retry_duration", "all_data_backup");
+    }
+
+    /// <summary>
+    /// The course's demo with the AWS CLI: a Node.js transformation written as in the tutorial (callback style,
+    /// <c>new Buffer(record.data, 'base64')</c>), a DirectPut delivery stream to S3, <c>aws firehose put-record
+    /// --cli-binary-format raw-in-base64-out --record Data=100</c>; after the buffer interval the object holds <c>100\n</c>.
+    /// </summary>
+    [Fact]
+    public async Task CourseDemoWithTheAwsCliAndANodeTransformation()
+    {
+        const string Handler = """
+            console.log('Loading function');
+
+            exports.handler = (event, context, callback) => {
+                let success = 0;
+                const output = event.records.map((record) => {
+                    const payload = new Buffer(record.data, 'base64').toString('ascii');
+                    console.log('Decoded payload: ' + payload);
+                    success++;
+                    return {
+                        recordId: record.recordId,
+                        result: 'Ok',
+                        data: new Buffer(payload + '\n').toString('base64'),
+                    };
+                });
+                console.log(`Processing completed.  Successful records ${success}.`);
+                callback(null, { records: output });
+            };
+            """;
+        using var work = S3TestSupport.NewTempDir();
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var bucket = "demo-firehose-" + id;
+        var function = "demo-transform-" + id;
+        var stream = "demo-firehose-" + id;
+        var zipPath = Path.Combine(work.Path, "function.zip");
+        using (var archive = ZipFile.Open(zipPath, ZipArchiveMode.Create))
+        {
+            await using var entry = new StreamWriter(archive.CreateEntry("index.js").Open());
+            await entry.WriteAsync(Handler);
+        }
+
+        await Aws("s3", "mb", "s3://" + bucket);
+        var functionArn = JsonDocument.Parse(await Aws("lambda", "create-function", "--function-name", function, "--runtime", "nodejs20.x",
+            "--handler", "index.handler", "--role", "arn:aws:iam::000000000000:role/firehose-lambda", "--timeout", "60",
+            "--zip-file", "fileb://" + zipPath)).RootElement.GetProperty("FunctionArn").GetString()!;
+        await Aws("lambda", "wait", "function-active-v2", "--function-name", function);
+        var configuration = JsonSerializer.Serialize(new
+        {
+            RoleARN = "arn:aws:iam::000000000000:role/firehose-delivery-role",
+            BucketARN = "arn:aws:s3:::" + bucket,
+            BufferingHints = new { SizeInMBs = 1, IntervalInSeconds = 5 },
+            ProcessingConfiguration = new
+            {
+                Enabled = true,
+                Processors = new[]
+                {
+                    new { Type = "Lambda", Parameters = new[] { new { ParameterName = "LambdaArn", ParameterValue = functionArn + ":$LATEST" } } },
+                },
+            },
+        });
+        await Aws("firehose", "create-delivery-stream", "--delivery-stream-name", stream, "--delivery-stream-type", "DirectPut",
+            "--extended-s3-destination-configuration", configuration);
+        var put = JsonDocument.Parse(await Aws("firehose", "put-record", "--delivery-stream-name", stream,
+            "--cli-binary-format", "raw-in-base64-out", "--record", "Data=100"));
+        Assert.False(string.IsNullOrEmpty(put.RootElement.GetProperty("RecordId").GetString()));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        string[] keys = [];
+        while (DateTime.UtcNow < deadline && keys.Length == 0)
+        {
+            await Task.Delay(500);
+            keys = JsonDocument.Parse(await Aws("s3api", "list-objects-v2", "--bucket", bucket)).RootElement
+                .TryGetProperty("Contents", out var contents) ? [.. contents.EnumerateArray().Select(o => o.GetProperty("Key").GetString()!)] : [];
+        }
+
+        var key = Assert.Single(keys);
+        Assert.Matches(@"^\d{4}/\d{2}/\d{2}/\d{2}/" + stream + @"-1-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}$", key);
+        var local = Path.Combine(work.Path, "object");
+        await Aws("s3", "cp", $"s3://{bucket}/{key}", local);
+        Assert.Equal("100\n", await File.ReadAllTextAsync(local));
+        var log = await Aws("logs", "filter-log-events", "--log-group-name", "/aws/lambda/" + function, "--filter-pattern", "\"Decoded payload\"");
+        Assert.Contains("Decoded payload: 100", log, StringComparison.Ordinal);
+    }
+
+    private Task<string> Aws(params string[] args) => S3TestSupport.AwsCliAsync(Server, args);
+}
