@@ -13,7 +13,4 @@ public sealed class FirehoseConnections
 
     /// <summary>Kinesis Data Streams, for KinesisStreamAsSource delivery streams.</summary>
     public IKinesisCalls? Kinesis { get; init; }
-
-    /// <summary>The Glue Data Catalog, for record format conversion.</summary>
-    public Formats.ITableSchemas? Schemas { get; init; }
 }

@@ -29,6 +29,11 @@ public sealed partial class FirehoseService : IAsyncDisposable
         _buffers = buffers;
         _options = options;
         _engine = new DeliveryEngine(store, buffers, options, connections);
+
+        // Local use: plain-HTTP endpoints and PostgreSQL standing in for Redshift (AWS wants https:// and a *.redshift.* host).
+        var model = Millrace.Protocol.Models.ServiceModel.Get("firehose");
+        model.WidenPattern("HttpEndpointUrl", "https?://.*");
+        model.WidenPattern("ClusterJDBCURL", "jdbc:(redshift|postgresql)://.+");
         Endpoint = new ModelService("firehose", null, new ModelServiceOptions { ValidationErrorCode = "InvalidArgumentException" })
             .OnAsync("CreateDeliveryStream", CreateDeliveryStreamAsync)
             .OnAsync("DescribeDeliveryStream", DescribeDeliveryStreamAsync)

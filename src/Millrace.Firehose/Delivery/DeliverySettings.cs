@@ -92,11 +92,26 @@ internal sealed record DeliverySettings(
             {
                 throw FirehoseService.Invalid("BufferingHints.SizeInMBs must be at least 64 when DataFormatConversionConfiguration is enabled.");
             }
+
+            // Not built yet: refused rather than accepted and not honoured.
+            throw FirehoseService.Invalid("DataFormatConversionConfiguration (JSON to Apache Parquet) is not supported by this Millrace version yet; deliver JSON and convert downstream.");
         }
 
         if (kind is "HttpEndpoint" or "Redshift" && s3.Compression is "ZIP" or "Snappy" or "HADOOP_SNAPPY")
         {
             throw FirehoseService.Invalid($"CompressionFormat {s3.Compression} is not supported for the S3 configuration of a {kind} destination; use UNCOMPRESSED or GZIP.");
+        }
+
+        if (kind == "Redshift")
+        {
+            try
+            {
+                Redshift.RedshiftConnection.Parse(ModelDocument.GetString(c["ClusterJDBCURL"])!, ModelDocument.GetString(c["Username"]) ?? "", "");
+            }
+            catch (Redshift.RedshiftConfigurationException e)
+            {
+                throw FirehoseService.Invalid(e.Message);
+            }
         }
 
         var processors = ParseProcessors(c["ProcessingConfiguration"] as JsonObject);

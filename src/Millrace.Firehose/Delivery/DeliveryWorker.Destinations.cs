@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using Millrace.Firehose.Formats;
 using Millrace.Firehose.Http;
 using Millrace.Firehose.Redshift;
 using Millrace.Protocol.Wire;
@@ -106,35 +105,5 @@ internal sealed partial class DeliveryWorker
         var manifestKey = $"{s3.Prefix}errors/manifests/{DateTimeOffset.FromUnixTimeMilliseconds(oldest):yyyy/MM/dd/HH}/{Path.GetFileName(key)}";
         await WriteObjectAsync(s3, manifestKey, [Encoding.UTF8.GetBytes(manifest.ToJsonString())], "UNCOMPRESSED", NowMs, ct);
         live.Statistics.Failed(processed.Count);
-    }
-
-    // ---- format conversion ----
-
-    private async Task<(byte[]? Body, List<FailedRecord> Failures)> ConvertAsync(JsonObject conversion, List<FirehoseRecord> group, CancellationToken ct)
-    {
-        var failures = new List<FailedRecord>();
-        var schemaConfig = conversion["SchemaConfiguration"]!.AsObject();
-        TableSchema? schema = null;
-        await RetryAsync(async () =>
-        {
-            var schemas = connections.Schemas ?? throw new DeliveryException("DataFormatConversion.GlueUnavailable", "The Glue Data Catalog is not available.");
-            schema = await schemas.GetAsync(ModelDocument.GetString(schemaConfig["CatalogId"]), ModelDocument.GetString(schemaConfig["DatabaseName"])!,
-                ModelDocument.GetString(schemaConfig["TableName"])!, ModelDocument.GetString(schemaConfig["VersionId"]), ct)
-                ?? throw new DeliveryException("DataFormatConversion.EntityNotFound", "The Glue table of the schema configuration was not found.");
-        }, group[0].ArrivalMs, ct);
-        if (schema is null)
-        {
-            failures.AddRange(group.Select(r => new FailedRecord(r, "format-conversion-failed", "DataFormatConversion.EntityNotFound",
-                "The Glue table of the schema configuration was not found.", 1, NowMs)));
-            return (null, failures);
-        }
-
-        var result = ParquetConversion.Convert(schema, FormatSettings.Deserializer(conversion), FormatSettings.Parquet(conversion), group.Select(r => r.Data).ToList());
-        foreach (var f in result.Failures)
-        {
-            failures.Add(new FailedRecord(group[f.Index], "format-conversion-failed", f.ErrorCode, f.Message, 1, NowMs));
-        }
-
-        return (result.File, failures);
     }
 }

@@ -98,11 +98,8 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
                 continue; // more is already there
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (deadline != long.MaxValue)
-            {
-                timeout.CancelAfter(TimeSpan.FromMilliseconds(wait), options.Clock);
-            }
+            using var timer = deadline == long.MaxValue ? new CancellationTokenSource() : new CancellationTokenSource(TimeSpan.FromMilliseconds(wait), options.Clock);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
 
             try
             {
@@ -177,19 +174,6 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
         foreach (var group in Partition(processed, keys, failed))
         {
             var groupOldest = group.Min(r => r.ArrivalMs);
-            if (_settings.FormatConversion is { } conversion)
-            {
-                var (body, conversionFailures) = await ConvertAsync(conversion, group, ct);
-                failed.AddRange(conversionFailures);
-                if (body is not null)
-                {
-                    await WriteObjectAsync(target, keys.DataKey(groupOldest, group[0], target.FileExtension ?? ".parquet"), [body], "UNCOMPRESSED", oldest, ct,
-                        records: group.Count - conversionFailures.Count);
-                }
-
-                continue;
-            }
-
             var extension = target.FileExtension ?? ObjectCompression.Extension(target.Compression);
             await WriteObjectAsync(target, keys.DataKey(groupOldest, group[0], extension), group.Select(r => r.Data).ToList(), target.Compression, oldest, ct,
                 records: group.Count);

@@ -74,6 +74,12 @@ public sealed class ServiceModel
 
     public ShapeModel GetShape(string name) => Shapes[name];
 
+    /// <summary>
+    /// Replaces a string shape's pattern where Millrace deliberately accepts more than AWS (e.g. Firehose's http://
+    /// endpoints and jdbc:postgresql:// URLs for local use); the service checks such values itself.
+    /// </summary>
+    public void WidenPattern(string shape, string pattern) => Shapes[shape].Pattern = pattern;
+
     /// <summary>The error shape for a code: the shape's name or its query error code (<c>error.code</c>).</summary>
     public ShapeModel? FindError(string code)
     {
@@ -278,7 +284,7 @@ public sealed class ShapeModel
 
     public double? Max { get; }
 
-    public string? Pattern { get; }
+    public string? Pattern { get; internal set; }
 
     public IReadOnlyList<string>? Enum { get; }
 
