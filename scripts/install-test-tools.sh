@@ -2,7 +2,7 @@
 # Installs the external clients the test suite drives: AWS CLI v2 (/usr/bin/aws, Debian's awscli), the AWS SDK for
 # JavaScript v3 (tests/clients/js/node_modules, from the committed package-lock.json), npm aws-lambda-ric
 # (tests/clients/lambda-ric; its install builds a native module, with Debian's autoconf, automake and libtool),
-# and checks python3 + boto3.
+# checks python3 + boto3, and installs the PostgreSQL 15 server (Debian postgresql-15) for the Redshift tests.
 # Idempotent and quiet; takes about a second when everything is already in place. Prints details only on failure.
 set -euo pipefail
 
@@ -76,7 +76,18 @@ fi
 command -v python3 >/dev/null || fail "python3 is not installed"
 python3 -c 'import boto3, botocore' >"$log" 2>&1 || fail "python3 cannot import boto3 (install it with pip for $(command -v python3))"
 
-# 5. Debian's python3-snappy (over libsnappy), the independent reader of Firehose's Snappy and HADOOP_SNAPPY objects.
+# 5. PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) for the Firehose Redshift tests, which start their own
+#    throwaway server (tests/Millrace.Testing/PostgresServer.cs); Debian's package, no cluster is used.
+if [[ ! -x /usr/lib/postgresql/15/bin/initdb || ! -x /usr/lib/postgresql/15/bin/pg_ctl ]]; then
+  {
+    as_root apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15
+  } >"$log" 2>&1 || fail "apt-get install postgresql-15 failed"
+  : >"$log"
+fi
+[[ -x /usr/lib/postgresql/15/bin/postgres ]] || fail "PostgreSQL 15 server binaries missing after install"
+
+# 6. Debian's python3-snappy (over libsnappy), the independent reader of Firehose's Snappy and HADOOP_SNAPPY objects.
 if ! /usr/bin/python3 -c 'import snappy' >/dev/null 2>&1; then
   {
     as_root apt-get update -qq &&
