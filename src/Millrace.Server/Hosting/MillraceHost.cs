@@ -10,11 +10,13 @@ using Millrace.Kinesis;
 using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
 using Millrace.Gateway;
+using Millrace.Glue;
 using Millrace.Lambda;
 using Millrace.Lambda.Runtime;
 using Millrace.Logs;
 using Millrace.S3;
 using Millrace.Storage;
+using Millrace.Storage.Catalog;
 using Millrace.Storage.Functions;
 using Millrace.Storage.Logs;
 using Millrace.Storage.Objects;
@@ -140,6 +142,9 @@ public sealed class MillraceHost : IAsyncDisposable
             var logs = new LogsService(resources.Logs, new LogsOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
             resources.StartBackground(token => logs.RunRetentionSweepAsync(TimeSpan.FromMinutes(10), token));
 
+            resources.Catalog = SqliteCatalogStore.Open(Path.Combine(options.DataDirectory, "glue"));
+            var glue = new GlueService(resources.Catalog, new GlueOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
+
             var lambdaDirectory = Path.Combine(options.DataDirectory, "lambda");
             resources.Functions = SqliteFunctionStore.Open(lambdaDirectory);
             var lambdaOptions = new LambdaOptions
@@ -157,7 +162,7 @@ public sealed class MillraceHost : IAsyncDisposable
             objectEvents.Lambda = resources.Lambda;
 
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
-            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint]));
+            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, glue.Endpoint]));
             app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
@@ -245,6 +250,8 @@ public sealed class MillraceHost : IAsyncDisposable
 
         public SqliteLogStore? Logs { get; set; }
 
+        public SqliteCatalogStore? Catalog { get; set; }
+
         public SqliteFunctionStore? Functions { get; set; }
 
         public FunctionExecutor? Executor { get; set; }
@@ -303,6 +310,8 @@ public sealed class MillraceHost : IAsyncDisposable
             Functions = null;
             Logs?.Dispose();
             Logs = null;
+            Catalog?.Dispose();
+            Catalog = null;
             if (Objects is not null)
             {
                 await Objects.DisposeAsync();
