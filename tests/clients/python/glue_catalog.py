@@ -107,7 +107,7 @@ def errors():
     assert message(lambda: glue.get_table(DatabaseName=db, Name="nope")) == ("EntityNotFoundException", "Table nope not found.")
     assert message(lambda: glue.get_tables(DatabaseName=f"{prefix}_nope")) == ("EntityNotFoundException", f"Database {prefix}_nope not found.")
     assert message(lambda: glue.get_table_version(DatabaseName=db, TableName="events", VersionId="99")) == ("EntityNotFoundException", "Version not found.")
-    assert err(lambda: glue.create_database(DatabaseInput={"Name": ""})) == ("InvalidInputException", 400)
+    assert err(lambda: glue.create_database(DatabaseInput={"Name": "x" * 256})) == ("InvalidInputException", 400)  # boto3 checks only the minimum length
     glue.delete_database(Name=db)
     assert err(lambda: glue.get_table(DatabaseName=db, Name="events")) == ("EntityNotFoundException", 400)
 
