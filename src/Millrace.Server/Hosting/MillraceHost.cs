@@ -11,12 +11,14 @@ using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
 using Millrace.Firehose;
 using Millrace.Gateway;
+using Millrace.Glue;
 using Millrace.Lambda;
 using Millrace.Lambda.Runtime;
 using Millrace.Logs;
 using Millrace.S3;
 using Millrace.Storage;
 using Millrace.Storage.Delivery;
+using Millrace.Storage.Catalog;
 using Millrace.Storage.Functions;
 using Millrace.Storage.Logs;
 using Millrace.Storage.Objects;
@@ -25,7 +27,7 @@ using Millrace.Storage.Tables;
 namespace Millrace.Server.Hosting;
 
 /// <summary>
-/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs, Lambda, Firehose) composed behind the one endpoint's
+/// A running Millrace server: the stores, every service (Kinesis, DynamoDB, S3, CloudWatch Logs, Lambda, Firehose, Glue) composed behind the one endpoint's
 /// router, and Kestrel listening on one port for HTTP/1.1 and h2c. Start with <see cref="StartAsync"/>; <see cref="DisposeAsync"/> stops accepting requests,
 /// lets in-flight ones finish and flushes the store.
 /// </summary>
@@ -142,6 +144,9 @@ public sealed class MillraceHost : IAsyncDisposable
             var logs = new LogsService(resources.Logs, new LogsOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
             resources.StartBackground(token => logs.RunRetentionSweepAsync(TimeSpan.FromMinutes(10), token));
 
+            resources.Catalog = SqliteCatalogStore.Open(Path.Combine(options.DataDirectory, "glue"));
+            var glue = new GlueService(resources.Catalog, new GlueOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
+
             var lambdaDirectory = Path.Combine(options.DataDirectory, "lambda");
             resources.Functions = SqliteFunctionStore.Open(lambdaDirectory);
             var lambdaOptions = new LambdaOptions
@@ -182,7 +187,7 @@ public sealed class MillraceHost : IAsyncDisposable
                 });
 
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
-            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint]));
+            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint, glue.Endpoint]));
             app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
@@ -271,6 +276,8 @@ public sealed class MillraceHost : IAsyncDisposable
 
         public SqliteLogStore? Logs { get; set; }
 
+        public SqliteCatalogStore? Catalog { get; set; }
+
         public SqliteFunctionStore? Functions { get; set; }
 
         public FunctionExecutor? Executor { get; set; }
@@ -352,6 +359,8 @@ public sealed class MillraceHost : IAsyncDisposable
             Functions = null;
             Logs?.Dispose();
             Logs = null;
+            Catalog?.Dispose();
+            Catalog = null;
             if (Objects is not null)
             {
                 await Objects.DisposeAsync();
