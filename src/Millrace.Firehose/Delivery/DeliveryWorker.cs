@@ -227,14 +227,22 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
     private async Task WriteObjectAsync(S3Target target, string key, IReadOnlyList<ReadOnlyMemory<byte>> parts, string compression, long oldestMs, CancellationToken ct, int records = 0)
     {
         var body = ObjectCompression.Compress(compression, parts, Path.GetFileName(key).Replace(".zip", "", StringComparison.Ordinal));
-        await RetryAsync(async () =>
+        var stored = await RetryAsync(async () =>
         {
             if (!await connections.Objects.WriteAsync(target.Bucket, key, body, ObjectCompression.ContentType(compression), ct))
             {
                 throw new DeliveryException("S3.NoSuchBucket", $"The bucket {target.Bucket} does not exist.");
             }
         }, oldestMs, ct);
-        live.Statistics.Delivered(records, 1, body.Length);
+        if (stored)
+        {
+            live.Statistics.Delivered(records, 1, body.Length);
+        }
+        else
+        {
+            // As on AWS: S3 data older than the retry limit (24 hours) is given up; counted, not silently.
+            live.Statistics.Failed(records);
+        }
     }
 
     /// <summary>Retries a delivery step with backoff (1 s doubling to 30 s) until it succeeds or the data reaches its maximum age; false then.</summary>

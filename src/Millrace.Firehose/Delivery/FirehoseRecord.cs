@@ -81,7 +81,7 @@ internal sealed record FailedRecord(FirehoseRecord Record, string ErrorOutputTyp
             if (ErrorOutputType == "http-endpoint-failed")
             {
                 var sequence = Record.Kinesis?.SequenceNumber ?? Record.Position.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                w.WriteString("subsequenceNumber", Record.Sub.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteNumber("subsequenceNumber", Record.Sub);
                 w.WriteString("dataId", $"{sequence}.{Record.Sub}");
             }
 

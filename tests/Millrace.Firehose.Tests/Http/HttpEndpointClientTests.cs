@@ -273,22 +273,13 @@ public sealed class HttpEndpointClientTests
     [Fact]
     public void The_error_record_has_the_fields_firehose_writes()
     {
-        var outcome = new HttpDeliveryOutcome
-        {
-            Status = HttpDeliveryStatus.RetryableFailure,
-            RequestId = "r",
-            ErrorCode = HttpEndpointErrorCodes.DestinationException,
-            ErrorMessage = "The following response was received from the endpoint destination. 500: {}",
-            AttemptsMade = 5,
-            AttemptEndingTimestamp = DateTimeOffset.FromUnixTimeMilliseconds(1594266081318),
-        };
-        var output = new ArrayBufferWriter<byte>();
-
-        HttpEndpointErrorRecord.Write(output, outcome, "sample raw data"u8, DateTimeOffset.FromUnixTimeMilliseconds(1594265943615), "4960735736127174081.0");
+        var record = new Millrace.Firehose.Delivery.FirehoseRecord(4960735736127174081, 0, 1594265943615, "sample raw data"u8.ToArray(), null);
+        var failed = new Millrace.Firehose.Delivery.FailedRecord(record, "http-endpoint-failed", HttpEndpointErrorCodes.DestinationException,
+            "The following response was received from the endpoint destination. 500: {}", 5, 1594266081318);
 
         Assert.Equal(
             """{"attemptsMade":5,"arrivalTimestamp":1594265943615,"errorCode":"HttpEndpoint.DestinationException","errorMessage":"The following response was received from the endpoint destination. 500: {}","attemptEndingTimestamp":1594266081318,"rawData":"c2FtcGxlIHJhdyBkYXRh","subsequenceNumber":0,"dataId":"4960735736127174081.0"}""" + "\n",
-            Encoding.UTF8.GetString(output.WrittenSpan));
+            Encoding.UTF8.GetString(Millrace.Firehose.Delivery.FailedRecord.Lines([failed])));
     }
 
     [Property(MaxTest = 200)]

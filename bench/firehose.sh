@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Millrace's Firehose and moto_server's side by side on 127.0.0.1, one after the other: bench/firehose_bench.py puts
+# --batches PutRecordBatch calls of 500 x 1 KiB records from each of --procs boto3 processes into a delivery stream
+# writing GZIP to the server's own S3 every second, then waits for every record in S3 and reports the largest data
+# freshness (object LastModified, whole seconds, minus the put time of its oldest record). Writes
+# bench/results/firehose.md and bench/results/firehose.jsonl.
+#   bench/firehose.sh [--procs 4] [--batches 200]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+procs=4 batches=200
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --procs) procs="$2" ;; --batches) batches="$2" ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+moto_server="$(command -v moto_server || echo /root/.pyenv/versions/3.11.7/bin/moto_server)"
+"$root/millrace" --help >/dev/null
+
+tmp="$(mktemp -d)"; pid=""
+cleanup() { if [[ -n "$pid" ]]; then kill -KILL "$pid" 2>/dev/null || true; fi; rm -rf "$tmp"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+stop() { kill "$pid" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+         kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
+
+jsonl="$tmp/firehose.jsonl"; : > "$jsonl"
+for name in millrace moto; do
+  port=$(free_port)
+  if [[ $name == millrace ]]; then
+    dotnet "$root/artifacts/cli/millrace.dll" serve --host 127.0.0.1 --port "$port" --data-dir "$tmp/millrace-data" > "$tmp/$name.log" 2>&1 & pid=$!
+  else
+    "$moto_server" -H 127.0.0.1 -p "$port" > "$tmp/$name.log" 2>&1 & pid=$!
+  fi
+  wait_port "$port" || { echo "$name did not start" >&2; cat "$tmp/$name.log" >&2; stop; continue; }
+  echo "== $name (pid $pid, port $port)" >&2
+  timeout 600 python3 "$here/firehose_bench.py" "http://127.0.0.1:$port" "$name" --procs "$procs" --batches "$batches" | tee -a "$jsonl" >&2 \
+    || echo "{\"server\": \"$name\", \"error\": \"failed or timed out\"}" >> "$jsonl"
+  stop
+done
+
+mkdir -p "$here/results"
+cp "$jsonl" "$here/results/firehose.jsonl"
+python3 - "$jsonl" "$(nproc)" "bench/firehose.sh --procs $procs --batches $batches" <<'PY' | tee "$here/results/firehose.md"
+import datetime, json, sys
+path, cores, command = sys.argv[1:4]
+rows = {r["server"]: r for r in (json.loads(l) for l in open(path) if l.strip())}
+print(f"Machine: {cores} cores; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `{command}`.")
+print()
+print("| server | records put | PutRecordBatch records/s | delivered to S3 | max data freshness (s) |")
+print("|---|---|---|---|---|")
+for name in ("millrace", "moto"):
+    r = rows.get(name, {"error": "not run"})
+    if "error" in r:
+        print(f"| {name} | {r['error']} | | | |")
+    else:
+        print(f"| {name} | {r['records']:,} | {r['records_per_s']:,} | {r['delivered']:,} | {r['max_freshness_s']} |")
+m, o = rows.get("millrace", {}), rows.get("moto", {})
+if "records_per_s" in m and "records_per_s" in o:
+    print()
+    print(f"Millrace / moto put throughput: {m['records_per_s'] / o['records_per_s']:.2f}x.")
+PY

@@ -1,0 +1,63 @@
+"""Firehose load: PutRecordBatch of 500 x 1 KiB records from --procs processes into a delivery stream writing GZIP to
+the server's own S3 (1 s buffer interval), then measures delivery: every record found in S3, and the data freshness
+(object LastModified minus the put time, embedded in each record, of its oldest record).
+
+Usage: firehose_bench.py <endpoint> <name> [--procs 4] [--batches 200]   prints one JSON line
+"""
+import argparse
+import gzip
+import json
+import multiprocessing
+import time
+
+import boto3
+
+parser = argparse.ArgumentParser()
+parser.add_argument("endpoint")
+parser.add_argument("name")
+parser.add_argument("--procs", type=int, default=4)
+parser.add_argument("--batches", type=int, default=200)
+args = parser.parse_args()
+ROLE = "arn:aws:iam::000000000000:role/firehose"
+
+
+def client(service):
+    return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        service, endpoint_url=args.endpoint)
+
+
+def writer(index):
+    fh = client("firehose")
+    pad = "x" * 960
+    for b in range(args.batches):
+        now = int(time.time() * 1000)
+        records = [{"Data": (json.dumps({"t": now, "id": f"{index}-{b}-{i}", "p": pad})[:1023] + "\n").encode()} for i in range(500)]
+        r = fh.put_record_batch(DeliveryStreamName="bench", Records=records)
+        assert r["FailedPutCount"] == 0
+    return args.batches * 500
+
+
+if __name__ == "__main__":
+    s3, fh = client("s3"), client("firehose")
+    s3.create_bucket(Bucket="firehose-bench")
+    fh.create_delivery_stream(DeliveryStreamName="bench", ExtendedS3DestinationConfiguration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::firehose-bench", "CompressionFormat": "GZIP",
+        "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 1}})
+    time.sleep(1)
+    start = time.time()
+    with multiprocessing.Pool(args.procs) as pool:
+        total = sum(pool.map(writer, range(args.procs)))
+    elapsed = time.time() - start
+    deadline, found, freshness = time.time() + 120, 0, 0.0
+    while time.time() < deadline and found < total:
+        time.sleep(1)
+        found, freshness = 0, 0.0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="firehose-bench"):
+            for o in page.get("Contents", []):
+                body = s3.get_object(Bucket="firehose-bench", Key=o["Key"])["Body"].read()
+                lines = gzip.decompress(body).splitlines() if o["Key"].endswith(".gz") else body.splitlines()
+                found += len(lines)
+                oldest = min(json.loads(line)["t"] for line in lines) / 1000
+                freshness = max(freshness, o["LastModified"].timestamp() - oldest)
+    print(json.dumps({"server": args.name, "records": total, "seconds": round(elapsed, 2), "records_per_s": round(total / elapsed),
+                      "delivered": found, "max_freshness_s": round(freshness, 2)}))
