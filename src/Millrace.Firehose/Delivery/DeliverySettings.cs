@@ -50,7 +50,6 @@ internal sealed record DeliverySettings(
     int IntervalSeconds,
     IReadOnlyList<ProcessorSettings> Processors,
     bool DynamicPartitioning,
-    JsonObject? FormatConversion,
     JsonObject Configuration)
 {
     public const long MiB = 1024 * 1024;
@@ -137,7 +136,7 @@ internal sealed record DeliverySettings(
         }
 
         var defaultSize = conversion is not null ? 128 : 5;
-        return new DeliverySettings(kind, s3, backup, backupMode, (size ?? defaultSize) * MiB, (int)(interval ?? 300), processors, partitioning, conversion, c);
+        return new DeliverySettings(kind, s3, backup, backupMode, (size ?? defaultSize) * MiB, (int)(interval ?? 300), processors, partitioning, c);
     }
 
     private static List<ProcessorSettings> ParseProcessors(JsonObject? processing)

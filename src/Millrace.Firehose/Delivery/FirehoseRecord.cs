@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace Millrace.Firehose.Delivery;
@@ -101,9 +100,4 @@ internal sealed record FailedRecord(FirehoseRecord Record, string ErrorOutputTyp
 
         return buffer.ToArray();
     }
-}
-
-internal static class Utf8
-{
-    public static string Text(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }
