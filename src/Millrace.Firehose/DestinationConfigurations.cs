@@ -171,7 +171,7 @@ internal static class DestinationConfigurations
                 NormalizeS3(c, conversion: false);
                 break;
             case "ExtendedS3":
-                var conversion = (c["DataFormatConversionConfiguration"] as JsonObject)?["Enabled"]?.GetValue<bool>() ?? false;
+                var conversion = c["DataFormatConversionConfiguration"] is JsonObject dfc && (dfc["Enabled"]?.GetValue<bool>() ?? true);
                 NormalizeS3(c, conversion);
                 c["S3BackupMode"] ??= "Disabled";
                 if (c["S3BackupConfiguration"] is JsonObject backup)

@@ -13,4 +13,7 @@ public sealed class FirehoseConnections
 
     /// <summary>Kinesis Data Streams, for KinesisStreamAsSource delivery streams.</summary>
     public IKinesisCalls? Kinesis { get; init; }
+
+    /// <summary>The Glue Data Catalog, for record format conversion's table schemas.</summary>
+    public ITableSchemas? Schemas { get; init; }
 }

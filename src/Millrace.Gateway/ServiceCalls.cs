@@ -48,3 +48,19 @@ public interface IFunctionInvocations
     /// </summary>
     Task<FunctionResponse> InvokeAsync(string function, byte[] payload, CancellationToken cancellationToken = default);
 }
+
+/// <summary>One column of a catalog table: its name and its Hive type string (e.g. <c>struct&lt;a:int&gt;</c>).</summary>
+public sealed record TableColumn(string Name, string Type);
+
+/// <summary>The columns (in order) of one version of a catalog table, as Firehose's record format conversion reads them.</summary>
+public sealed record TableSchema(string CatalogId, string Database, string Table, string VersionId, IReadOnlyList<TableColumn> Columns);
+
+/// <summary>The Glue Data Catalog, in process: where Firehose's format conversion finds a table's schema.</summary>
+public interface ITableSchemas
+{
+    /// <summary>
+    /// The columns of a table's version (<paramref name="versionId"/> null or <c>LATEST</c>: the current one), or null
+    /// when the database, table or version does not exist. <paramref name="catalogId"/> null is this account's catalog.
+    /// </summary>
+    ValueTask<TableSchema?> GetTableSchemaAsync(string? catalogId, string database, string table, string? versionId, CancellationToken cancellationToken = default);
+}

@@ -18,18 +18,12 @@ public sealed class GlueOptions
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }
 
-/// <summary>One column of a Glue table: its name and its Hive type string (e.g. <c>struct&lt;a:int&gt;</c>).</summary>
-public sealed record GlueColumn(string Name, string Type);
-
-/// <summary>The columns of one version of a Glue table, as Firehose's format conversion reads them.</summary>
-public sealed record GlueTableSchema(string CatalogId, string Database, string Table, string VersionId, IReadOnlyList<GlueColumn> Columns);
-
 /// <summary>
 /// The AWS Glue Data Catalog subset (AWSGlue, JSON 1.1) over a <see cref="SqliteCatalogStore"/>: databases, tables
 /// (TableInput kept verbatim) and table versions. Names are folded to lower case as Glue does for Hive compatibility.
 /// Parsing, validation and serialization come from the embedded model.
 /// </summary>
-public sealed class GlueService
+public sealed class GlueService : ITableSchemas
 {
     private const int DefaultPageSize = 100;
 
@@ -62,12 +56,9 @@ public sealed class GlueService
 
     // ---- in-process API (Firehose's format conversion reads schemas here, never over HTTP) ----
 
-    /// <summary>
-    /// The columns of a table's version (<paramref name="versionId"/> null or <c>LATEST</c>: the current one), or null
-    /// when the database, table or version does not exist. <paramref name="catalogId"/> null is this account's catalog.
-    /// </summary>
-    public async ValueTask<GlueTableSchema?> GetTableSchemaAsync(string? catalogId, string database, string table, string? versionId,
-        CancellationToken ct = default)
+    /// <inheritdoc/>
+    public async ValueTask<TableSchema?> GetTableSchemaAsync(string? catalogId, string database, string table, string? versionId,
+        CancellationToken cancellationToken = default)
     {
         var catalog = catalogId ?? _options.AccountId;
         database = Fold(database);
@@ -75,11 +66,11 @@ public sealed class GlueService
         CatalogTableRecord? record;
         if (versionId is null || versionId.Equals("LATEST", StringComparison.OrdinalIgnoreCase))
         {
-            record = (await _store.GetTableAsync(catalog, database, table, ct)).Table;
+            record = (await _store.GetTableAsync(catalog, database, table, cancellationToken)).Table;
         }
         else
         {
-            var (_, versions) = await _store.ListTableVersionsAsync(catalog, database, table, ct);
+            var (_, versions) = await _store.ListTableVersionsAsync(catalog, database, table, cancellationToken);
             record = long.TryParse(versionId, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? versions.FirstOrDefault(x => x.VersionId == v) : null;
         }
 
@@ -90,9 +81,9 @@ public sealed class GlueService
 
         var input = JsonNode.Parse(record.InputJson)!.AsObject();
         var columns = (input["StorageDescriptor"]?["Columns"] as JsonArray ?? [])
-            .Select(c => new GlueColumn(c!["Name"]!.GetValue<string>(), c["Type"]?.GetValue<string>() ?? "string"))
+            .Select(c => new TableColumn(c!["Name"]!.GetValue<string>(), c["Type"]?.GetValue<string>() ?? "string"))
             .ToList();
-        return new GlueTableSchema(catalog, database, table, record.VersionId.ToString(CultureInfo.InvariantCulture), columns);
+        return new TableSchema(catalog, database, table, record.VersionId.ToString(CultureInfo.InvariantCulture), columns);
     }
 
     // ---- databases ----

@@ -1,3 +1,4 @@
+using Millrace.Gateway;
 using System.Text.Json.Nodes;
 
 namespace Millrace.Glue.Tests;
@@ -104,9 +105,9 @@ public sealed class GlueServiceTests : IAsyncLifetime
 
         var schema = await _server.Service.GetTableSchemaAsync(null, "LAKE", "Clicks", null, CancellationToken.None);
         Assert.Equal("2", schema!.VersionId);
-        Assert.Equal([new GlueColumn("userid", "bigint"), new GlueColumn("score", "double")], schema.Columns);
+        Assert.Equal([new TableColumn("userid", "bigint"), new TableColumn("score", "double")], schema.Columns);
         var old = await _server.Service.GetTableSchemaAsync("123456789012", "lake", "clicks", "1", CancellationToken.None);
-        Assert.Equal([new GlueColumn("UserId", "bigint"), new GlueColumn("tags", "array<string>")], old!.Columns);
+        Assert.Equal([new TableColumn("UserId", "bigint"), new TableColumn("tags", "array<string>")], old!.Columns);
         Assert.Null(await _server.Service.GetTableSchemaAsync(null, "lake", "clicks", "7", CancellationToken.None));
         Assert.Null(await _server.Service.GetTableSchemaAsync(null, "lake", "nope", "LATEST", CancellationToken.None));
         Assert.Null(await _server.Service.GetTableSchemaAsync("999999999999", "lake", "clicks", null, CancellationToken.None));

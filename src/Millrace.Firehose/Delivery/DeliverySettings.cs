@@ -50,6 +50,7 @@ internal sealed record DeliverySettings(
     int IntervalSeconds,
     IReadOnlyList<ProcessorSettings> Processors,
     bool DynamicPartitioning,
+    Formats.FormatConversionSettings? Conversion,
     JsonObject Configuration)
 {
     public const long MiB = 1024 * 1024;
@@ -69,22 +70,12 @@ internal sealed record DeliverySettings(
             throw FirehoseService.Invalid("BufferingHints must specify both SizeInMBs and IntervalInSeconds, or neither.");
         }
 
-        var conversion = extended && c["DataFormatConversionConfiguration"] is JsonObject dfc && (ModelDocument.GetBoolean(dfc["Enabled"]) ?? true) ? dfc : null;
-        if (conversion is { } f)
+        Formats.FormatConversionSettings? conversion = null;
+        if (extended && c["DataFormatConversionConfiguration"] is JsonObject dfc && (ModelDocument.GetBoolean(dfc["Enabled"]) ?? true))
         {
             if (s3.Compression != "UNCOMPRESSED")
             {
                 throw FirehoseService.Invalid("CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled; set the compression in the output SerDe instead.");
-            }
-
-            if (f["OutputFormatConfiguration"]?["Serializer"]?["OrcSerDe"] is not null)
-            {
-                throw FirehoseService.Invalid("Apache ORC output (OrcSerDe) is not supported by Millrace: no maintained .NET ORC writer exists; use ParquetSerDe.");
-            }
-
-            if (f["SchemaConfiguration"]?["DatabaseName"] is null || f["SchemaConfiguration"]?["TableName"] is null)
-            {
-                throw FirehoseService.Invalid("SchemaConfiguration must name the Glue DatabaseName and TableName when DataFormatConversionConfiguration is enabled.");
             }
 
             if (size < 64)
@@ -92,8 +83,7 @@ internal sealed record DeliverySettings(
                 throw FirehoseService.Invalid("BufferingHints.SizeInMBs must be at least 64 when DataFormatConversionConfiguration is enabled.");
             }
 
-            // Not built yet: refused rather than accepted and not honoured.
-            throw FirehoseService.Invalid("DataFormatConversionConfiguration (JSON to Apache Parquet) is not supported by this Millrace version yet; deliver JSON and convert downstream.");
+            conversion = Formats.FormatConversionSettings.Parse(dfc, FirehoseService.Invalid);
         }
 
         if (kind is "HttpEndpoint" or "Redshift" && s3.Compression is "ZIP" or "Snappy" or "HADOOP_SNAPPY")
@@ -136,7 +126,7 @@ internal sealed record DeliverySettings(
         }
 
         var defaultSize = conversion is not null ? 128 : 5;
-        return new DeliverySettings(kind, s3, backup, backupMode, (size ?? defaultSize) * MiB, (int)(interval ?? 300), processors, partitioning, c);
+        return new DeliverySettings(kind, s3, backup, backupMode, (size ?? defaultSize) * MiB, (int)(interval ?? 300), processors, partitioning, conversion, c);
     }
 
     private static List<ProcessorSettings> ParseProcessors(JsonObject? processing)

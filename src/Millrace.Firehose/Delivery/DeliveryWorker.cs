@@ -171,9 +171,22 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
     {
         var target = _settings.S3;
         var keys = Keys(target);
+        var conversion = _settings.Conversion is { } convert ? await PrepareConversionAsync(convert, ct) : null;
         foreach (var group in Partition(processed, keys, failed))
         {
             var groupOldest = group.Min(r => r.ArrivalMs);
+            if (conversion is not null)
+            {
+                // Parquet compresses inside the file: the object itself is written as it is.
+                var (body, converted) = await ConvertAsync(conversion, group, failed, ct);
+                if (body is not null)
+                {
+                    await WriteObjectAsync(target, keys.DataKey(groupOldest, group[0], target.FileExtension ?? ""), [body], "UNCOMPRESSED", oldest, ct, records: converted);
+                }
+
+                continue;
+            }
+
             var extension = target.FileExtension ?? ObjectCompression.Extension(target.Compression);
             await WriteObjectAsync(target, keys.DataKey(groupOldest, group[0], extension), group.Select(r => r.Data).ToList(), target.Compression, oldest, ct,
                 records: group.Count);

@@ -60,34 +60,72 @@ internal sealed class FirehoseRecord(ulong position, int sub, long arrivalMs, Re
 /// <summary>A record that failed a stage and goes to the error output under its error-output type.</summary>
 internal sealed record FailedRecord(FirehoseRecord Record, string ErrorOutputType, string ErrorCode, string ErrorMessage, int AttemptsMade, long AttemptEndingMs, string? LambdaArn = null)
 {
+    /// <summary>The Glue table a format conversion used (format-conversion-failed records name it).</summary>
+    public CatalogTableReference? CatalogTable { get; init; }
+
     /// <summary>AWS's error record: one JSON object per line.</summary>
     public void WriteTo(Stream output)
     {
         using (var w = new Utf8JsonWriter(output))
         {
             w.WriteStartObject();
-            w.WriteNumber("attemptsMade", AttemptsMade);
-            w.WriteNumber("arrivalTimestamp", Record.ArrivalMs);
-            w.WriteString("errorCode", ErrorCode);
-            w.WriteString("errorMessage", ErrorMessage);
-            w.WriteNumber("attemptEndingTimestamp", AttemptEndingMs);
-            w.WriteBase64String("rawData", Record.RawData.Span);
-            if (LambdaArn is not null)
+            if (CatalogTable is { } table)
             {
-                w.WriteString("lambdaArn", LambdaArn);
+                WriteConversionFailure(w, table);
             }
-
-            if (ErrorOutputType == "http-endpoint-failed")
+            else
             {
-                var sequence = Record.Kinesis?.SequenceNumber ?? Record.Position.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                w.WriteNumber("subsequenceNumber", Record.Sub);
-                w.WriteString("dataId", $"{sequence}.{Record.Sub}");
+                WriteFailure(w);
             }
 
             w.WriteEndObject();
         }
 
         output.WriteByte((byte)'\n');
+    }
+
+    private void WriteFailure(Utf8JsonWriter w)
+    {
+        w.WriteNumber("attemptsMade", AttemptsMade);
+        w.WriteNumber("arrivalTimestamp", Record.ArrivalMs);
+        w.WriteString("errorCode", ErrorCode);
+        w.WriteString("errorMessage", ErrorMessage);
+        w.WriteNumber("attemptEndingTimestamp", AttemptEndingMs);
+        w.WriteBase64String("rawData", Record.RawData.Span);
+        if (LambdaArn is not null)
+        {
+            w.WriteString("lambdaArn", LambdaArn);
+        }
+
+        if (ErrorOutputType == "http-endpoint-failed")
+        {
+            w.WriteNumber("subsequenceNumber", Record.Sub);
+            w.WriteString("dataId", $"{SequenceNumber}.{Record.Sub}");
+        }
+    }
+
+    /// <summary>The record's sequence number in its source stream, or its position in the delivery stream's buffer (DirectPut).</summary>
+    private string SequenceNumber => Record.Kinesis?.SequenceNumber ?? Record.Position.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A format-conversion-failed record: AWS names its error fields lastErrorCode and lastErrorMessage here.</summary>
+    private void WriteConversionFailure(Utf8JsonWriter w, CatalogTableReference table)
+    {
+        w.WriteNumber("attemptsMade", AttemptsMade);
+        w.WriteNumber("arrivalTimestamp", Record.ArrivalMs);
+        w.WriteString("lastErrorCode", ErrorCode);
+        w.WriteString("lastErrorMessage", ErrorMessage);
+        w.WriteNumber("attemptEndingTimestamp", AttemptEndingMs);
+        w.WriteBase64String("rawData", Record.RawData.Span);
+        w.WriteString("sequenceNumber", SequenceNumber);
+        w.WriteNumber("subSequenceNumber", Record.Sub);
+        w.WriteStartObject("dataCatalogTable");
+        w.WriteString("catalogId", table.CatalogId);
+        w.WriteString("databaseName", table.DatabaseName);
+        w.WriteString("tableName", table.TableName);
+        w.WriteString("region", table.Region);
+        w.WriteString("versionId", table.VersionId);
+        w.WriteString("catalogArn", $"arn:aws:glue:{table.Region}:{table.CatalogId}:catalog");
+        w.WriteEndObject();
     }
 
     public static byte[] Lines(IEnumerable<FailedRecord> failures)
@@ -101,3 +139,6 @@ internal sealed record FailedRecord(FirehoseRecord Record, string ErrorOutputTyp
         return buffer.ToArray();
     }
 }
+
+/// <summary>The Glue table a conversion read its schema from, as format-conversion-failed records report it.</summary>
+internal sealed record CatalogTableReference(string CatalogId, string DatabaseName, string TableName, string Region, string VersionId);

@@ -184,6 +184,7 @@ public sealed class MillraceHost : IAsyncDisposable
                     Objects = options.FirehoseS3Endpoint is { } external ? new Millrace.Firehose.Delivery.ExternalS3Objects(external) : bucketObjects,
                     Functions = resources.Lambda,
                     Kinesis = new KinesisCallBridge(operations, options.Clock),
+                    Schemas = glue,
                 });
 
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Millrace.Server.Tests.S3;
 
 namespace Millrace.Server.Tests.Firehose;
@@ -71,6 +73,37 @@ public sealed class FirehoseClientTests(FirehoseServerFixture fixture) : IClassF
             Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), read.StdOut);
         }
     }
+
+    [Fact]
+    public async Task ParquetConversionFromAGlueTableReadBackByDuckDB()
+    {
+        using var downloads = S3TestSupport.NewTempDir();
+        var result = await RunScriptAsync("firehose_parquet_boto3.py", downloads.Path);
+        S3TestSupport.RequireChecks(Server, result, "firehose_parquet_boto3.py", "creation_rules", "parquet_delivery_and_errors", "missing_table");
+
+        // DuckDB (its own Parquet reader, bundled engine) reads what boto3 downloaded.
+        var expected = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(downloads.Path, "expected.json")))!.AsArray()
+            .Select(e => string.Join("|", e!["ticker_symbol"], e["sector"]?.ToString() ?? "NULL", Invariant(e["price"]!.GetValue<double>()), e["volume"],
+                "[" + string.Join(", ", e["tags"]!.AsArray().Select(t => t!.GetValue<string>())) + "]", Invariant(e["bid"]!.GetValue<double>()),
+                e["event_time"]))
+            .ToList();
+        using var connection = new DuckDB.NET.Data.DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT ticker_symbol, sector, price, volume, tags::VARCHAR, quote.bid, strftime(event_time, '%Y-%m-%d %H:%M:%S') " +
+            $"FROM read_parquet('{Path.Combine(downloads.Path, "data.parquet")}') ORDER BY volume";
+        using var reader = command.ExecuteReader();
+        var actual = new List<string>();
+        while (reader.Read())
+        {
+            actual.Add(string.Join("|", Enumerable.Range(0, reader.FieldCount)
+                .Select(i => reader.IsDBNull(i) ? "NULL" : reader.GetValue(i) is double d ? Invariant(d) : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture))));
+        }
+
+        Assert.Equal(expected, actual);
+    }
+
+    private static string Invariant(double d) => d.ToString(CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task TutorialPipelineFromATwoShardStream()
