@@ -8,21 +8,27 @@ namespace Millrace.Bench.Load;
 
 /// <summary>
 /// The Kinesis JSON 1.1 protocol over keep-alive HTTP/1.1, with request bodies built before the clock starts and
-/// responses read into a reused buffer, so the client spends little CPU per call.
+/// responses read into a reused buffer, so the client spends little CPU per call. Any JSON 1.1 service's operations
+/// can be sent by naming its X-Amz-Target prefix (Firehose's <c>Firehose_20150804</c>).
 /// </summary>
 public sealed class KinesisWire : IDisposable
 {
-    // Servers here do not verify signatures; the header only has to be well formed.
-    private const string Authorization =
-        "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261123/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+    // Servers here do not verify signatures; the header only has to be well formed (and name the service: peers
+    // such as moto route by the credential scope's service).
+    private const string AuthorizationFormat =
+        "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261123/us-east-1/{0}/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/x-amz-json-1.1");
     private readonly HttpClient _http;
     private readonly Uri _endpoint;
+    private readonly string _targetPrefix;
+    private readonly string _authorization;
 
-    public KinesisWire(Uri endpoint, int connections)
+    public KinesisWire(Uri endpoint, int connections, string targetPrefix = "Kinesis_20131202", string signingName = "kinesis")
     {
         _endpoint = endpoint;
+        _targetPrefix = targetPrefix + ".";
+        _authorization = string.Format(System.Globalization.CultureInfo.InvariantCulture, AuthorizationFormat, signingName);
         var handler = new SocketsHttpHandler
         {
             MaxConnectionsPerServer = connections,
@@ -45,9 +51,9 @@ public sealed class KinesisWire : IDisposable
             Content = new ByteArrayContent(body),
         };
         request.Content.Headers.ContentType = JsonContentType;
-        request.Headers.TryAddWithoutValidation("X-Amz-Target", "Kinesis_20131202." + operation);
+        request.Headers.TryAddWithoutValidation("X-Amz-Target", _targetPrefix + operation);
         request.Headers.TryAddWithoutValidation("X-Amz-Date", "20261123T000000Z");
-        request.Headers.TryAddWithoutValidation("Authorization", Authorization);
+        request.Headers.TryAddWithoutValidation("Authorization", _authorization);
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         int length = await buffer.FillAsync(stream, ct);

@@ -34,7 +34,8 @@ public sealed partial class FirehoseService : IAsyncDisposable
         var model = Millrace.Protocol.Models.ServiceModel.Get("firehose");
         model.WidenPattern("HttpEndpointUrl", "https?://.*");
         model.WidenPattern("ClusterJDBCURL", "jdbc:(redshift|postgresql)://.+");
-        Endpoint = new ModelService("firehose", null, new ModelServiceOptions { ValidationErrorCode = "InvalidArgumentException" })
+        // Pooled bodies: every handler copies what it keeps (records into the buffer log) before it answers.
+        Endpoint = new ModelService("firehose", null, new ModelServiceOptions { ValidationErrorCode = "InvalidArgumentException", PooledRequestBodies = true })
             .OnAsync("CreateDeliveryStream", CreateDeliveryStreamAsync)
             .OnAsync("DescribeDeliveryStream", DescribeDeliveryStreamAsync)
             .OnAsync("ListDeliveryStreams", ListDeliveryStreamsAsync)
@@ -47,6 +48,7 @@ public sealed partial class FirehoseService : IAsyncDisposable
             .OnAsync("TagDeliveryStream", TagDeliveryStreamAsync)
             .OnAsync("UntagDeliveryStream", UntagDeliveryStreamAsync)
             .OnAsync("ListTagsForDeliveryStream", ListTagsForDeliveryStreamAsync);
+        Endpoint.Dispatcher.RegisterJsonFastPath("PutRecordBatch", PutRecordBatchFastAsync);
     }
 
     /// <summary>The service on the one endpoint.</summary>

@@ -94,13 +94,41 @@ public sealed class ModelService : IAwsService
         }
 
         ProtocolResponse result;
+        byte[]? pooled = null;
         try
         {
-            var protocolRequest = await ToProtocolRequestAsync(http);
-            result = await Dispatcher.DispatchAsync(protocolRequest, http.RequestAborted);
+            try
+            {
+                ProtocolRequest protocolRequest;
+                if (Dispatcher.Options.PooledRequestBodies && request.ContentLength is long length and > 0 && !request.Headers.ContainsKey("Content-Encoding"))
+                {
+                    pooled = System.Buffers.ArrayPool<byte>.Shared.Rent((int)length);
+                    await request.Body.ReadExactlyAsync(pooled.AsMemory(0, (int)length), http.RequestAborted);
+                    protocolRequest = ToProtocolRequest(http, pooled.AsMemory(0, (int)length));
+                }
+                else
+                {
+                    protocolRequest = await ToProtocolRequestAsync(http);
+                }
+
+                result = await Dispatcher.DispatchAsync(protocolRequest, http.RequestAborted);
+            }
+            finally
+            {
+                if (pooled is not null)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
+                }
+            }
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
+            return;
+        }
+        catch (EndOfStreamException)
+        {
+            // The client sent less than its Content-Length.
+            response.StatusCode = 400;
             return;
         }
         catch (InvalidDataException)
@@ -132,6 +160,25 @@ public sealed class ModelService : IAwsService
     public static async Task<ProtocolRequest> ToProtocolRequestAsync(HttpContext http)
     {
         var request = http.Request;
+
+        // Sized from Content-Length and not copied again: data-plane bodies are megabytes.
+        var buffer = new MemoryStream(request.ContentLength is long n and > 0 and <= MaxBodyBytes ? (int)n : 0);
+        await request.Body.CopyToAsync(buffer, http.RequestAborted);
+        ReadOnlyMemory<byte> body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        if (request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase) && body.Length > 0)
+        {
+            using var gzip = new GZipStream(new MemoryStream(buffer.GetBuffer(), 0, (int)buffer.Length), CompressionMode.Decompress);
+            using var plain = new MemoryStream();
+            await gzip.CopyToAsync(plain, http.RequestAborted);
+            body = plain.ToArray();
+        }
+
+        return ToProtocolRequest(http, body);
+    }
+
+    private static ProtocolRequest ToProtocolRequest(HttpContext http, ReadOnlyMemory<byte> body)
+    {
+        var request = http.Request;
         var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
         string path;
         if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
@@ -148,17 +195,6 @@ public sealed class ModelService : IAwsService
         foreach (var (name, values) in request.Headers)
         {
             headers[name] = values.ToString();
-        }
-
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, http.RequestAborted);
-        var body = buffer.ToArray();
-        if (headers.TryGetValue("Content-Encoding", out var encoding) && encoding.Contains("gzip", StringComparison.OrdinalIgnoreCase) && body.Length > 0)
-        {
-            using var gzip = new GZipStream(new MemoryStream(body), CompressionMode.Decompress);
-            using var plain = new MemoryStream();
-            await gzip.CopyToAsync(plain, http.RequestAborted);
-            body = plain.ToArray();
         }
 
         return new ProtocolRequest

@@ -7,6 +7,13 @@ namespace Millrace.Protocol.Wire;
 /// <summary>An operation handler: the validated input document in, the output document (or null) out.</summary>
 public delegate Task<JsonObject?> OperationHandler(JsonObject input, OperationContext context);
 
+/// <summary>
+/// A hot JSON operation that reads its request body and writes its whole response itself, because building and
+/// validating the generic document would cost more than the operation. It answers false, having written nothing, for
+/// any input it does not recognise as plainly valid; the generic path (validation, AWS's messages) then runs.
+/// </summary>
+public delegate ValueTask<bool> JsonFastHandler(ReadOnlyMemory<byte> body, System.Buffers.IBufferWriter<byte> output, OperationContext context);
+
 /// <summary>What a handler knows about the call besides its input.</summary>
 public sealed class OperationContext
 {
@@ -42,6 +49,13 @@ public sealed class ModelServiceOptions
     /// <summary>Fills idempotency-token members a client left out with a fresh UUID (default true).</summary>
     public bool FillIdempotencyTokens { get; init; } = true;
 
+    /// <summary>
+    /// Request bodies are read into pooled buffers returned once the response is sent (default false). Only for
+    /// services whose handlers never keep a reference to the body after they answer: data planes of megabyte bodies
+    /// then allocate no large arrays per request.
+    /// </summary>
+    public bool PooledRequestBodies { get; init; }
+
     /// <summary>Makes request ids (default: a random UUID).</summary>
     public Func<string> RequestIds { get; init; } = () => Guid.NewGuid().ToString();
 
@@ -57,6 +71,7 @@ public sealed class ModelServiceOptions
 public sealed class ModelDispatcher
 {
     private readonly Dictionary<string, OperationHandler> _handlers;
+    private readonly Dictionary<string, JsonFastHandler> _fastHandlers = new(StringComparer.Ordinal);
 
     public ModelDispatcher(ServiceModel model, IReadOnlyDictionary<string, OperationHandler> handlers, ModelServiceOptions? options = null)
     {
@@ -99,6 +114,17 @@ public sealed class ModelDispatcher
         _handlers[operation] = handler;
     }
 
+    /// <summary>Adds a fast path for a JSON (not CBOR) request of an operation that also has a generic handler; before serving.</summary>
+    public void RegisterJsonFastPath(string operation, JsonFastHandler handler)
+    {
+        if (!_handlers.ContainsKey(operation))
+        {
+            throw new ArgumentException($"{operation} needs a generic handler before a fast path.", nameof(operation));
+        }
+
+        _fastHandlers[operation] = handler;
+    }
+
     /// <summary>The codec for a request: X-Amz-Target means JSON, smithy-protocol means rpc-v2-cbor, a form or an Action means query, else the REST protocol or the default.</summary>
     public ProtocolCodec PickCodec(ProtocolRequest request)
     {
@@ -132,6 +158,20 @@ public sealed class ModelDispatcher
             if (operation is null || !_handlers.TryGetValue(operation.Name, out var handler))
             {
                 return codec.WriteError(operation, request, codec.UnknownOperation(name), requestId);
+            }
+
+            if (_fastHandlers.Count > 0 && codec is JsonProtocolCodec json && !JsonProtocolCodec.IsCbor(request)
+                && _fastHandlers.TryGetValue(operation.Name, out var fast))
+            {
+                var fastContext = new OperationContext
+                {
+                    Service = Model, Operation = operation, Protocol = codec.Protocol, Request = request, RequestId = requestId, Cancellation = cancellation,
+                };
+                var written = new System.Buffers.ArrayBufferWriter<byte>(4096);
+                if (await fast(request.Body, written, fastContext).ConfigureAwait(false))
+                {
+                    return json.WriteJsonOutput(written.WrittenSpan.ToArray(), requestId);
+                }
             }
 
             var input = codec.ParseInput(operation, request);

@@ -98,7 +98,15 @@ public sealed class JsonProtocolCodec(ServiceModel model) : ProtocolCodec(model)
         return Model.Operations.GetValueOrDefault(name!);
     }
 
-    private static bool IsCbor(ProtocolRequest request) => request.ContentType.Contains("cbor", StringComparison.OrdinalIgnoreCase);
+    internal static bool IsCbor(ProtocolRequest request) => request.ContentType.Contains("cbor", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A response whose JSON body an operation's fast path already wrote.</summary>
+    public ProtocolResponse WriteJsonOutput(byte[] body, string requestId)
+    {
+        var response = new ProtocolResponse { ContentType = ContentType, Body = body };
+        response.Headers[RequestIdHeader] = requestId;
+        return response;
+    }
 
     public override JsonObject ParseInput(OperationModel operation, ProtocolRequest request) =>
         IsCbor(request) ? CborBody.ReadStructure(operation.Input, request.Body, millisecondTimestamps: true) : JsonBody.ReadStructure(operation.Input, request.Body);
