@@ -103,6 +103,56 @@ public sealed class FirehoseClientTests(FirehoseServerFixture fixture) : IClassF
         Assert.Equal(expected, actual);
     }
 
+    [Fact]
+    public async Task PutRecordBatchFastPathAndGenericPathAnswerAlike()
+    {
+        using var http = new HttpClient();
+        async Task<(int Status, JsonNode? Body)> CallAsync(string operation, string body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, Server.Endpoint) { Content = new StringContent(body) };
+            request.Content.Headers.ContentType = new("application/x-amz-json-1.1");
+            request.Headers.TryAddWithoutValidation("X-Amz-Target", "Firehose_20150804." + operation);
+            request.Headers.TryAddWithoutValidation("Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/firehose/aws4_request, SignedHeaders=host, Signature=00");
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+        }
+
+        var name = "fast" + Guid.NewGuid().ToString("N")[..8];
+        Assert.Equal(200, (await CallAsync("CreateDeliveryStream", $$$"""
+            {"DeliveryStreamName":"{{{name}}}","ExtendedS3DestinationConfiguration":{"RoleARN":"arn:aws:iam::000000000000:role/r","BucketARN":"arn:aws:s3:::nowhere"}}
+            """)).Status);
+        for (var i = 0; i < 100 && (await CallAsync("DescribeDeliveryStream", $$"""{"DeliveryStreamName":"{{name}}"}""")).Body!["DeliveryStreamDescription"]!["DeliveryStreamStatus"]!.ToString() != "ACTIVE"; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        // Plain (fast path; members in either order) and escaped (generic path) batches are both accepted.
+        var fast = await CallAsync("PutRecordBatch", $$"""{"Records":[{"Data":"AAEC"},{"Data":""}],"DeliveryStreamName":"{{name}}"}""");
+        Assert.Equal(200, fast.Status);
+        Assert.Equal(0, fast.Body!["FailedPutCount"]!.GetValue<int>());
+        Assert.Equal(2, fast.Body["RequestResponses"]!.AsArray().Count);
+        Assert.False(fast.Body["Encrypted"]!.GetValue<bool>());
+        var escaped = await CallAsync("PutRecordBatch", $$"""{"DeliveryStreamName":"{{name}}","Records":[{"Data":"\/\/\/\/"}]}""");
+        Assert.Equal(200, escaped.Status);
+        Assert.Single(escaped.Body!["RequestResponses"]!.AsArray());
+        Assert.NotEqual(fast.Body["RequestResponses"]![0]!["RecordId"]!.ToString(), escaped.Body["RequestResponses"]![0]!["RecordId"]!.ToString());
+
+        // What the fast path declines gets the generic path's (AWS's) errors.
+        var records = string.Join(",", Enumerable.Repeat("""{"Data":"AA=="}""", 501));
+        var tooMany = await CallAsync("PutRecordBatch", $$"""{"DeliveryStreamName":"{{name}}","Records":[{{records}}]}""");
+        Assert.Equal(400, tooMany.Status);
+        Assert.Equal("InvalidArgumentException", tooMany.Body!["__type"]!.ToString());
+        Assert.Contains("500", tooMany.Body["message"]!.ToString(), StringComparison.Ordinal);
+        var empty = await CallAsync("PutRecordBatch", $$"""{"DeliveryStreamName":"{{name}}","Records":[]}""");
+        Assert.Equal((400, "InvalidArgumentException"), (empty.Status, empty.Body!["__type"]!.ToString()));
+        var missing = await CallAsync("PutRecordBatch", """{"DeliveryStreamName":"no-such-stream","Records":[{"Data":"AA=="}]}""");
+        Assert.Equal((400, "ResourceNotFoundException"), (missing.Status, missing.Body!["__type"]!.ToString()));
+        var badName = await CallAsync("PutRecordBatch", """{"DeliveryStreamName":"bad name!","Records":[{"Data":"AA=="}]}""");
+        Assert.Equal((400, "InvalidArgumentException"), (badName.Status, badName.Body!["__type"]!.ToString()));
+    }
+
     private static string Invariant(double d) => d.ToString(CultureInfo.InvariantCulture);
 
     [Fact]
