@@ -2,7 +2,8 @@
 # Installs the external clients the test suite drives: AWS CLI v2 (/usr/bin/aws, Debian's awscli), the AWS SDK for
 # JavaScript v3 (tests/clients/js/node_modules, from the committed package-lock.json), npm aws-lambda-ric
 # (tests/clients/lambda-ric; its install builds a native module, with Debian's autoconf, automake and libtool),
-# checks python3 + boto3, and installs the PostgreSQL 15 server (Debian postgresql-15) for the Redshift tests.
+# checks python3 + boto3, and installs the PostgreSQL 15 server (Debian postgresql-15) for the Redshift tests and
+# logrotate for the agent's rotation tests.
 # Idempotent and quiet; takes about a second when everything is already in place. Prints details only on failure.
 set -euo pipefail
 
@@ -93,4 +94,12 @@ if ! /usr/bin/python3 -c 'import snappy' >/dev/null 2>&1; then
     as_root apt-get update -qq &&
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-snappy
   } >"$log" 2>&1 || fail "apt-get install python3-snappy failed"
+fi
+
+# 7. Debian's logrotate, which the agent's rotation tests run for real (create, copytruncate, dateext + compress).
+if ! command -v logrotate >/dev/null 2>&1 && [[ ! -x /usr/sbin/logrotate ]]; then
+  {
+    as_root apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq logrotate
+  } >"$log" 2>&1 || fail "apt-get install logrotate failed"
 fi

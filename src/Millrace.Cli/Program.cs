@@ -14,6 +14,7 @@ public static class Program
     {
         var root = new RootCommand("Millrace: a self-hosted, wire-compatible Amazon Kinesis, with DynamoDB, S3, CloudWatch Logs and Lambda on the same endpoint.");
         root.Subcommands.Add(ServeCommand());
+        root.Subcommands.Add(AgentCommand());
         return root.Parse(args).InvokeAsync();
     }
 
@@ -93,6 +94,45 @@ public static class Program
             return await ServeAsync(options, ct);
         });
         return serve;
+    }
+
+    private static Command AgentCommand()
+    {
+        var config = new Option<string>("--config")
+        {
+            Description = "The Kinesis agent's agent.json (relative paths in it are taken from its directory).",
+            DefaultValueFactory = _ => Millrace.Agent.AgentConfiguration.DefaultPath,
+        };
+        var agent = new Command("agent", "Tail files across rotation and ship their lines to Kinesis streams or Firehose delivery streams, configured by the AWS Kinesis agent's agent.json.")
+        {
+            config,
+        };
+        agent.SetAction(async (parse, ct) =>
+        {
+            Millrace.Agent.AgentConfiguration configuration;
+            try
+            {
+                configuration = Millrace.Agent.AgentConfiguration.Load(parse.GetValue(config)!);
+            }
+            catch (Millrace.Agent.Processing.AgentConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync("millrace agent: " + e.Message);
+                return 2;
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true; // flush, checkpoint and exit 0
+                stop.Cancel();
+            }
+
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            await new Millrace.Agent.AgentHost(configuration, Console.Out).RunAsync(stop.Token);
+            return 0;
+        });
+        return agent;
     }
 
     private static async Task<int> ServeAsync(MillraceServerOptions options, CancellationToken ct)
