@@ -321,9 +321,9 @@ public sealed class AgentConfiguration
     private static string? Endpoint(JsonObject o, string key)
     {
         var value = Text(o, key, "");
-        if (value is null)
+        if (string.IsNullOrEmpty(value))
         {
-            return null;
+            return null; // the AWS documentation's examples leave it "" for the default
         }
 
         // The AWS agent accepts a host name too (https:// then).

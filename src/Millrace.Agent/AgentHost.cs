@@ -92,7 +92,10 @@ public sealed class AgentHost
 
     private IRecordDestination CreateDestination(FlowConfiguration flow)
     {
-        var endpoint = flow.Kind == DestinationKind.KinesisStream ? _config.KinesisEndpoint : _config.FirehoseEndpoint ?? _config.KinesisEndpoint;
+        // Unset endpoints follow the SDKs' variables (AWS_ENDPOINT_URL_KINESIS / _FIREHOSE, then AWS_ENDPOINT_URL).
+        var endpoint = flow.Kind == DestinationKind.KinesisStream
+            ? _config.KinesisEndpoint ?? Variable("AWS_ENDPOINT_URL_KINESIS") ?? Variable("AWS_ENDPOINT_URL")
+            : _config.FirehoseEndpoint ?? Variable("AWS_ENDPOINT_URL_FIREHOSE") ?? Variable("AWS_ENDPOINT_URL");
         var options = new AwsClientOptions
         {
             Region = _config.KinesisRegion ?? RegionOf(endpoint),
@@ -111,6 +114,8 @@ public sealed class AgentHost
             (code, message, status, requestId) => new AwsServiceException(code, message, status, requestId));
         return new FirehoseDestination(transport, flow.Destination, flow.AggregatedRecordSizeBytes);
     }
+
+    private static string? Variable(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
     /// <summary>The region in an AWS endpoint name (kinesis.eu-west-1.amazonaws.com), as the AWS agent infers it.</summary>
     private static string? RegionOf(string? endpoint)

@@ -36,12 +36,21 @@ internal sealed class KinesisDestination(KinesisClient client, string stream, bo
         {
             var builder = new AggregatedRecordBuilder();
             var first = 0;
+
+            // RANDOM keys mean nothing but spread: one per aggregated record spreads as well and keeps the key table at
+            // one entry. DETERMINISTIC keys are the data's, so each user record keeps its own.
+            var shared = deterministic ? null : PartitionKey([]);
             for (var i = 0; i < records.Count; i++)
             {
-                var key = PartitionKey(records[i]);
+                var key = shared ?? PartitionKey(records[i]);
                 if (!builder.TryAdd(key, null, records[i], MaxAggregatedBytes))
                 {
                     Flush(builder, entries, members, ref first, i);
+                    if (shared is not null)
+                    {
+                        shared = key = PartitionKey([]);
+                    }
+
                     builder.Add(key, null, records[i]);
                 }
             }

@@ -102,6 +102,72 @@ public sealed partial class AgentClientTests : IAsyncLifetime
         Assert.Equal(0, await agent.StopAsync());
     }
 
+    [Fact]
+    public async Task The_AWS_documentation_agent_json_examples_run_unchanged()
+    {
+        using var client = AgentTestSupport.Client(_server);
+        foreach (var stream in new[] { "yourkinesisstream", "csv-stream", "apache-stream", "syslog-stream" })
+        {
+            await AgentTestSupport.CreateStreamAsync(client, stream, 1);
+        }
+
+        var logs = Path.Combine(_dir, "tmp");
+        Directory.CreateDirectory(logs);
+
+        // The documentation's examples, with /tmp/ moved to the test's folder and the streams named; endpoints left
+        // empty as they are there, so AWS_ENDPOINT_URL (the SDKs' variable) points them at Millrace.
+        var config = Path.Combine(_dir, "agent.json");
+        await File.WriteAllTextAsync(config, $$"""
+            {
+              "cloudwatch.emitMetrics": true,
+              "kinesis.endpoint": "",
+              "firehose.endpoint": "",
+              "checkpointFile": "{{_dir}}/checkpoints",
+              "flows": [
+                { "filePattern": "{{logs}}/app.log*", "kinesisStream": "yourkinesisstream", "partitionKeyOption": "RANDOM", "maxBufferAgeMillis": 1000 },
+                { "filePattern": "{{logs}}/data.csv*", "kinesisStream": "csv-stream", "maxBufferAgeMillis": 1000,
+                  "dataProcessingOptions": [ { "optionName": "CSVTOJSON", "customFieldNames": ["field1", "field2", "field3"], "delimiter": "," } ] },
+                { "filePattern": "{{logs}}/access_log*", "kinesisStream": "apache-stream", "maxBufferAgeMillis": 1000,
+                  "dataProcessingOptions": [ { "optionName": "LOGTOJSON", "logFormat": "COMBINEDAPACHELOG" } ] },
+                { "filePattern": "{{logs}}/messages*", "kinesisStream": "syslog-stream", "maxBufferAgeMillis": 1000,
+                  "dataProcessingOptions": [ { "optionName": "SINGLELINE" }, { "optionName": "LOGTOJSON", "logFormat": "SYSLOG", "jsonFormat": "COMPACT" } ] }
+              ]
+            }
+            """);
+        foreach (var name in new[] { "app.log", "data.csv", "access_log", "messages" })
+        {
+            await File.WriteAllTextAsync(Path.Combine(logs, name), "");
+        }
+
+        await using var agent = AgentProcess.Start(config, new Dictionary<string, string> { ["AWS_ENDPOINT_URL"] = _server.Endpoint, ["AWS_REGION"] = "us-east-1" });
+        await Task.Delay(1500);
+        await File.AppendAllTextAsync(Path.Combine(logs, "app.log"), "plain line\n");
+        await File.AppendAllTextAsync(Path.Combine(logs, "data.csv"), "a,b,c\n1,2\n");
+        await File.AppendAllTextAsync(Path.Combine(logs, "access_log"),
+            "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326 \"http://www.example.com/start.html\" \"Mozilla/4.08 [en] (Win98; I ;Nav)\"\n");
+        await File.AppendAllTextAsync(Path.Combine(logs, "messages"), "Dec  7 10:15:01 web-1 CRON[4242]: (root) CMD (run-parts /etc/cron.hourly)\nnot syslog\n");
+
+        async Task<List<string>> Read(string stream, int count)
+        {
+            List<string> lines = [];
+            for (var i = 0; i < 60 && lines.Count < count; i++)
+            {
+                await Task.Delay(500);
+                lines = (await AgentTestSupport.ReadAllAsync(client, stream)).Values.SelectMany(v => v).ToList();
+            }
+
+            return lines;
+        }
+
+        Assert.Equal(["plain line\n"], await Read("yourkinesisstream", 1));
+        Assert.Equal(["""{"field1":"a","field2":"b","field3":"c"}""" + "\n", """{"field1":"1","field2":"2","field3":null}""" + "\n"], await Read("csv-stream", 2));
+        Assert.Equal(["""{"host":"127.0.0.1","ident":null,"authuser":"frank","datetime":"10/Oct/2000:13:55:36 -0700","request":"GET /apache_pb.gif HTTP/1.0","response":"200","bytes":"2326","referer":"http://www.example.com/start.html","agent":"Mozilla/4.08 [en] (Win98; I ;Nav)"}""" + "\n"],
+            await Read("apache-stream", 1));
+        Assert.Equal(["""{"timestamp":"Dec  7 10:15:01","hostname":"web-1","program":"CRON","processid":"4242","message":"(root) CMD (run-parts /etc/cron.hourly)"}""" + "\n"],
+            await Read("syslog-stream", 1));
+        Assert.Equal(0, await agent.StopAsync());
+    }
+
     [Theory]
     [InlineData("""{"flows":[{"filePattern":"/tmp/x.log","kinesisStream":"s"}],"kinesis.endpont":"http://127.0.0.1:1"}""", "kinesis.endpont is not a known key")]
     [InlineData("""{"flows":[{"filePattern":"/tmp/x.log","kinesisStream":"s","deliveryStream":"d"}]}""", "flows[0] must name exactly one destination")]

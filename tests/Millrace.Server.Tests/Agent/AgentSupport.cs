@@ -20,7 +20,7 @@ public sealed class AgentProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static AgentProcess Start(string configPath)
+    public static AgentProcess Start(string configPath, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(MillraceProcess.CliPath);
@@ -29,6 +29,10 @@ public sealed class AgentProcess : IAsyncDisposable
         psi.ArgumentList.Add(configPath);
         psi.Environment["AWS_ACCESS_KEY_ID"] = "test";
         psi.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
         var agent = new AgentProcess(Process.Start(psi)!);
         agent._process.OutputDataReceived += (_, e) => agent.Add(e.Data);
         agent._process.ErrorDataReceived += (_, e) => agent.Add(e.Data);
