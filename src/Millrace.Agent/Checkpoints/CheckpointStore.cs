@@ -79,24 +79,22 @@ internal sealed class CheckpointStore : IDisposable
 
     private void Upsert(FileCheckpoint checkpoint, SqliteTransaction transaction)
     {
-        {
-            using var upsert = _db.CreateCommand();
-            upsert.Transaction = transaction;
-            upsert.CommandText = """
-                INSERT INTO FILE_CHECKPOINTS(flow, path, device, inode, fingerprint, offset, lastUpdated)
-                VALUES ($flow, $path, $device, $inode, $fingerprint, $offset, $updated)
-                ON CONFLICT(flow, device, inode) DO UPDATE SET path = excluded.path, fingerprint = excluded.fingerprint,
-                    offset = excluded.offset, lastUpdated = excluded.lastUpdated
-                """;
-            upsert.Parameters.AddWithValue("$flow", checkpoint.Flow);
-            upsert.Parameters.AddWithValue("$path", checkpoint.Path);
-            upsert.Parameters.AddWithValue("$device", (long)checkpoint.Device);
-            upsert.Parameters.AddWithValue("$inode", (long)checkpoint.Inode);
-            upsert.Parameters.AddWithValue("$fingerprint", checkpoint.Fingerprint);
-            upsert.Parameters.AddWithValue("$offset", checkpoint.Offset);
-            upsert.Parameters.AddWithValue("$updated", checkpoint.UpdatedMs);
-            upsert.ExecuteNonQuery();
-        }
+        using var upsert = _db.CreateCommand();
+        upsert.Transaction = transaction;
+        upsert.CommandText = """
+            INSERT INTO FILE_CHECKPOINTS(flow, path, device, inode, fingerprint, offset, lastUpdated)
+            VALUES ($flow, $path, $device, $inode, $fingerprint, $offset, $updated)
+            ON CONFLICT(flow, device, inode) DO UPDATE SET path = excluded.path, fingerprint = excluded.fingerprint,
+                offset = excluded.offset, lastUpdated = excluded.lastUpdated
+            """;
+        upsert.Parameters.AddWithValue("$flow", checkpoint.Flow);
+        upsert.Parameters.AddWithValue("$path", checkpoint.Path);
+        upsert.Parameters.AddWithValue("$device", (long)checkpoint.Device);
+        upsert.Parameters.AddWithValue("$inode", (long)checkpoint.Inode);
+        upsert.Parameters.AddWithValue("$fingerprint", checkpoint.Fingerprint);
+        upsert.Parameters.AddWithValue("$offset", checkpoint.Offset);
+        upsert.Parameters.AddWithValue("$updated", checkpoint.UpdatedMs);
+        upsert.ExecuteNonQuery();
     }
 
     /// <summary>Removes rows not updated for <paramref name="days"/> days (checkpointTimeToLiveDays).</summary>

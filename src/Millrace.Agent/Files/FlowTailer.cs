@@ -267,8 +267,10 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
                     progressed = true;
                 }
 
-                // A rotated file's partial last line is a record once it has waited maxBufferAgeMillis.
-                var flushPartial = rotated && n == 0 && NowMs - f.LastGrowthMs >= flow.MaxBufferAgeMillis;
+                // A rotated file's partial last line is a record once it has waited maxBufferAgeMillis; so is the
+                // last multi-line record of any file (complete lines waiting for a next start line that may not come).
+                var idle = n == 0 && NowMs - f.LastGrowthMs >= flow.MaxBufferAgeMillis;
+                var flushPartial = idle && (rotated || (flow.MultiLineStartPattern is not null && f.PendingLength > 0 && f.Pending[^1] == (byte)'\n'));
                 await ParseAsync(f, flushPartial, ct);
                 if (n == 0 || f.Ended)
                 {

@@ -59,13 +59,15 @@ internal static class DataProcessing
     private static IDataConverter SingleLine(JsonObject o, string at)
     {
         Only(o, at, ["parseOptions"]);
-        var parse = Text(o, "parseOptions", at);
-        if (parse is not (null or "NO_TRIM" or "ESCAPE_NEW_LINE"))
+
+        // One option, or a list of them.
+        var parse = o["parseOptions"] is JsonArray ? Names(o, "parseOptions", at)! : Text(o, "parseOptions", at) is { } one ? [one] : [];
+        foreach (var option in parse.Where(p => p is not ("NO_TRIM" or "ESCAPE_NEW_LINE")))
         {
-            throw new AgentConfigurationException($"{at}.parseOptions must be NO_TRIM or ESCAPE_NEW_LINE, not {parse}");
+            throw new AgentConfigurationException($"{at}.parseOptions must be NO_TRIM or ESCAPE_NEW_LINE, not {option}");
         }
 
-        return new SingleLine(trim: parse != "NO_TRIM", escape: parse == "ESCAPE_NEW_LINE");
+        return new SingleLine(trim: !parse.Contains("NO_TRIM"), escape: parse.Contains("ESCAPE_NEW_LINE"));
     }
 
     private static IDataConverter CsvToJson(JsonObject o, string at)

@@ -84,6 +84,7 @@ public sealed class ConverterTests
         Assert.Equal("Exception in thread mainat Foo.bar(Foo.java:1)\n", Run("""[{"optionName":"SINGLELINE"}]""", "Exception in thread main\n    at Foo.bar(Foo.java:1)\n"));
         Assert.Equal("a\\nb\n", Run("""[{"optionName":"SINGLELINE","parseOptions":"ESCAPE_NEW_LINE"}]""", "a\n  b\n"));
         Assert.Equal("  a  b\n", Run("""[{"optionName":"SINGLELINE","parseOptions":"NO_TRIM"}]""", "  a\n  b\n"));
+        Assert.Equal("  a\\n  b\n", Run("""[{"optionName":"SINGLELINE","parseOptions":["NO_TRIM","ESCAPE_NEW_LINE"]}]""", "  a\n  b\n"));
     }
 
     [Fact]
