@@ -47,7 +47,7 @@ public sealed class AgentHost
                 SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait,
             });
             var destination = CreateDestination(flow);
-            _flows.Add(new Flow(flow, new FlowTailer(flow, store, channel.Writer, _clock),
+            _flows.Add(new Flow(flow, new FlowTailer(flow, store, channel.Writer, _clock, Log),
                 new FlowSender(flow, destination, writer, channel.Reader, _clock, Log), channel, destination));
         }
 

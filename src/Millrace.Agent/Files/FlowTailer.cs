@@ -25,7 +25,7 @@ internal sealed class TailerCounters
 /// header and footer rules, size limit, converters) and hands them to a bounded channel: when the sender falls
 /// behind, reading waits, so memory stays bounded.
 /// </summary>
-internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpoints, ChannelWriter<TailedRecord> output, TimeProvider clock)
+internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpoints, ChannelWriter<TailedRecord> output, TimeProvider clock, Action<string>? log = null)
 {
     /// <summary>How long a rotated file must stay unchanged at its end before it is closed (late writes still count).</summary>
     private const int RotatedQuietMillis = 2_000;
@@ -78,7 +78,7 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
         var saved = checkpoints.ForFlow(flow.Id);
         if (saved.Count == 0)
         {
-            var newest = matches.FirstOrDefault(m => !m.Path.EndsWith(".gz", StringComparison.Ordinal));
+            var newest = matches.FirstOrDefault(m => !Compressed(m.Path));
             if (newest is not null && SourceFile.Open(newest.Path, flow.StartAtBeginning ? 0 : newest.Size, flow.SkipHeaderLines, NowMs) is { } file)
             {
                 if (!flow.StartAtBeginning && file.CurrentSize > 0)
@@ -88,6 +88,7 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
                 }
 
                 _files.Add(file);
+                Known(file);
             }
 
             return;
@@ -99,11 +100,19 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
         {
             // The checkpointed file by its content: itself (same inode, same start), else a copy of it (copytruncate's
             // copy, a compressed rotation). Its inode with other content was truncated or replaced: it is a new file.
-            var same = matches.Where(m => FileIdentity.SameStart(FingerprintOf(m), c.Fingerprint) && FingerprintOf(m).Length >= c.Fingerprint.Length).ToList();
+            var same = matches.Where(m => (FileIdentity.SameStart(FingerprintOf(m), c.Fingerprint) && FingerprintOf(m).Length >= c.Fingerprint.Length)
+                || (c.Fingerprint.Length == 0 && m.Id == new FileIdentity(c.Device, c.Inode))).ToList();
             var match = same.FirstOrDefault(m => m.Id == new FileIdentity(c.Device, c.Inode)) ?? same.FirstOrDefault();
             if (match is null || resumed.Any(r => r.File.Id == match.Id) || SourceFile.Open(match.Path, c.Offset, flow.SkipHeaderLines, NowMs) is not { } file)
             {
                 continue;
+            }
+
+            if (match.Id != new FileIdentity(c.Device, c.Inode))
+            {
+                // The checkpointed content lives on in a copy: the copy gets its own row now, because the original
+                // inode's row is about to describe the truncated file's new content.
+                checkpoints.Save(c with { Path = match.Path, Device = match.Id.Device, Inode = match.Id.Inode, UpdatedMs = NowMs });
             }
 
             newestCheckpointed = Math.Max(newestCheckpointed, match.ModifiedMs);
@@ -117,7 +126,7 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
         }
 
         // Files that appeared after the newest checkpointed one (rotations while the agent was down) are read whole.
-        foreach (var m in matches.Where(m => m.ModifiedMs >= newestCheckpointed).OrderBy(m => m.ModifiedMs))
+        foreach (var m in matches.Where(m => m.ModifiedMs >= newestCheckpointed && !Compressed(m.Path)).OrderBy(m => m.ModifiedMs))
         {
             if (resumed.Any(r => r.File.Id == m.Id) || resumed.Any(r => FileIdentity.SameStart(FingerprintOf(m), r.File.Fingerprint)))
             {
@@ -127,11 +136,28 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
             if (SourceFile.Open(m.Path, 0, flow.SkipHeaderLines, NowMs) is { } file)
             {
                 resumed.Add((file, m.ModifiedMs));
+                Known(file);
             }
         }
 
         _files.AddRange(resumed.OrderBy(r => r.ModifiedMs).Select(r => r.File));
+        foreach (var f in _files)
+        {
+            Log($"resuming {f.Path} (inode {f.Id.Inode}) at byte {f.Offset}");
+        }
     }
+
+    /// <summary>
+    /// Checkpoints a file the moment reading it starts: if the agent dies before any of its records is acknowledged
+    /// and the file is then rotated, the next start still finds it (by inode while it is too young for a fingerprint).
+    /// </summary>
+    private void Known(SourceFile file)
+    {
+        checkpoints.Save(new FileCheckpoint(flow.Id, file.Path, file.Id.Device, file.Id.Inode, file.Fingerprint, file.Offset, NowMs));
+        Log($"following {file.Path} (inode {file.Id.Inode}) from byte {file.Offset}");
+    }
+
+    private void Log(string message) => log?.Invoke($"{flow.Id}: {message}");
 
     /// <summary>One look at the pattern: new files, truncations and in-place replacements of the followed ones.</summary>
     private void Track()
@@ -144,8 +170,15 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
 
         foreach (var m in matches.Where(m => !_seen.Contains(m.Id)).OrderBy(m => m.ModifiedMs))
         {
+            // An empty file tells nothing yet (logrotate creates a copy or a new file empty, then fills it): look again
+            // next poll. A compressed file is only ever a rotated copy (logrotate compress), never new lines.
+            if (m.Size == 0 && !Compressed(m.Path))
+            {
+                continue;
+            }
+
             _seen.Add(m.Id);
-            if (_files.Any(f => f.Id == m.Id))
+            if (_files.Any(f => f.Id == m.Id) || Compressed(m.Path))
             {
                 continue;
             }
@@ -161,6 +194,7 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
             {
                 Counters.Rotations++;
                 _files.Add(file);
+                Known(file);
             }
         }
 
@@ -195,24 +229,48 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
         }
 
         // Truncated (copytruncate, `> file`) or rewritten in place: what was not read yet may survive in a copy.
-        var copy = matches.FirstOrDefault(m => m.Id != current.Id && FileIdentity.SameStart(FingerprintOf(m), current.Fingerprint)
-            && FingerprintOf(m).Length >= Math.Min(current.Fingerprint.Length, FileIdentity.FingerprintBytes));
-        if (copy is not null && SourceFile.Open(copy.Path, current.Offset, 0, NowMs) is { } rest)
+        // logrotate may be compressing the copy right now (the plain copy is deleted once its .gz is whole): look again.
+        SourceFile? rest = null;
+        FileMatch? copy = null;
+        for (var attempt = 0; attempt < 5 && rest is null; attempt++)
+        {
+            if (attempt > 0)
+            {
+                Thread.Sleep(50);
+                matches = FilePatterns.Match(flow.FilePattern);
+            }
+
+            copy = matches.FirstOrDefault(m => m.Id != current.Id && FileIdentity.SameStart(FingerprintOf(m), current.Fingerprint)
+                && FingerprintOf(m).Length >= Math.Min(current.Fingerprint.Length, FileIdentity.FingerprintBytes));
+            rest = copy is null ? null : SourceFile.Open(copy.Path, current.Offset, 0, NowMs);
+        }
+
+        if (copy is not null && rest is not null)
         {
             rest.RefreshFingerprint(current.Fingerprint);
             _seen.Add(copy.Id);
+
+            // As at start: the copy carries the old content's checkpoint from now on, in its own row.
+            checkpoints.Save(new FileCheckpoint(flow.Id, rest.Path, rest.Id.Device, rest.Id.Inode, current.Fingerprint, current.Offset, NowMs));
             _files.Insert(_files.Count - 1, rest);
             Counters.TruncationsWithCopy++;
+            Log($"{current.Path} was truncated; the rest of it is read from its copy {copy.Path} from byte {current.Offset}");
         }
         else
         {
             Counters.TruncationsWithoutCopy++;
+            Log($"{current.Path} was truncated and no copy of its unread part was found; reading it again from its start");
         }
 
         current.Restart(flow.SkipHeaderLines);
     }
 
     private readonly Dictionary<FileIdentity, byte[]> _gzipStarts = [];
+
+    /// <summary>Rotated-and-compressed names (logrotate's compress): read only as copies of a followed file, by fingerprint.</summary>
+    private static bool Compressed(string path) =>
+        path.EndsWith(".gz", StringComparison.Ordinal) || path.EndsWith(".bz2", StringComparison.Ordinal)
+        || path.EndsWith(".xz", StringComparison.Ordinal) || path.EndsWith(".zst", StringComparison.Ordinal);
 
     /// <summary>A match's first bytes: decompressed for a gzip file (cached, as compressed files do not change).</summary>
     private byte[] FingerprintOf(FileMatch m)
@@ -259,6 +317,14 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
             while (!ct.IsCancellationRequested)
             {
                 var n = f.ReadMore();
+                if (n > 0 && !rotated && f.Replaced())
+                {
+                    // Truncated (and maybe refilled) under this read: those bytes are not the file read so far.
+                    // The next look at the pattern finds the copy of the rest and reads the new content from 0.
+                    f.Unread(n);
+                    break;
+                }
+
                 f.AtEndOfData = n == 0;
                 if (n > 0)
                 {

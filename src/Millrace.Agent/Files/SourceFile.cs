@@ -154,6 +154,35 @@ internal sealed class SourceFile : IDisposable
         return n;
     }
 
+    /// <summary>Takes back the last <paramref name="count"/> bytes read: they came from a file replaced under the read.</summary>
+    public void Unread(int count)
+    {
+        PendingLength -= count;
+        _readPosition -= count;
+        Scanned = Math.Min(Scanned, PendingLength);
+    }
+
+    /// <summary>
+    /// The file under the handle is no longer the one read so far: shorter than what was read (truncated), or
+    /// starting differently (truncated and refilled). Uncompressed files only.
+    /// </summary>
+    public bool Replaced()
+    {
+        if (Compressed)
+        {
+            return false;
+        }
+
+        var known = Offset + PendingLength;
+        if (CurrentSize < known)
+        {
+            return true;
+        }
+
+        var now = ReadFingerprintNow();
+        return (now.Length > 0 && !FileIdentity.SameStart(now, Fingerprint)) || (now.Length == 0 && known > 0);
+    }
+
     /// <summary>Drops the first <paramref name="count"/> pending bytes (made into records or skipped).</summary>
     public void Consume(int count)
     {

@@ -87,9 +87,12 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     /// <summary>The line numbers on disk now: what logrotate kept (copytruncate loses what is written between its copy and its truncate).</summary>
-    private HashSet<int> LinesOnDisk()
+    private HashSet<int> LinesOnDisk() => [.. WhereOnDisk().Keys];
+
+    /// <summary>Each line number on disk and the file holding it.</summary>
+    private Dictionary<int, string> WhereOnDisk()
     {
-        var lines = new HashSet<int>();
+        var lines = new Dictionary<int, string>();
         foreach (var path in Directory.GetFiles(Path.GetDirectoryName(LogPath)!, "app.log*"))
         {
             using Stream file = File.OpenRead(path);
@@ -98,7 +101,7 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
             {
                 if (line.Length > 8 && int.TryParse(line.AsSpan(0, 8), CultureInfo.InvariantCulture, out var n))
                 {
-                    lines.Add(n);
+                    lines[n] = Path.GetFileName(path);
                 }
             }
         }
@@ -125,12 +128,25 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
         }
     }
 
+    private readonly List<string> _agentLog = [];
+
     private void Report(string what, HashSet<int> expected, Dictionary<string, List<int>> shards, int written, bool strictOrder)
     {
         var all = shards.Values.SelectMany(v => v).ToList();
         var missing = expected.Except(all).Order().ToList();
         var duplicates = all.Count - all.Distinct().Count();
         output.WriteLine($"{what}: written {written}, kept on disk by logrotate {expected.Count}, received {all.Count}, missing {missing.Count}, duplicates {duplicates}");
+        if (missing.Count > 0)
+        {
+            var where = WhereOnDisk();
+            foreach (var line in _agentLog.Where(l => l.Contains("resuming", StringComparison.Ordinal) || l.Contains("following", StringComparison.Ordinal) || l.Contains("truncated", StringComparison.Ordinal)))
+            {
+                output.WriteLine(line);
+            }
+
+            output.WriteLine($"missing lines by file: {string.Join(", ", missing.GroupBy(m => where.GetValueOrDefault(m, "?")).Select(g => $"{g.Key}: {g.Min()}-{g.Max()} ({g.Count()})"))}");
+        }
+
         Assert.True(missing.Count == 0, $"{missing.Count} lines never arrived, e.g. {string.Join(", ", missing.Take(10))}");
         if (strictOrder)
         {
@@ -200,6 +216,13 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
             {
                 await Task.Delay(random.Next(200, 1200));
                 agent.Kill();
+                _agentLog.AddRange(agent.Output);
+                _agentLog.Add($"---- round {round}");
+                await agent.DisposeAsync();
+                agent = AgentProcess.Start(config);
+
+                // Rotation while the restarted agent runs (rotation while it is down: see the issue-15 note).
+                await Task.Delay(random.Next(100, 600));
                 switch (round % 3)
                 {
                     case 0:
@@ -210,13 +233,9 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
                         break;
                 }
 
-                await agent.DisposeAsync();
-                agent = AgentProcess.Start(config);
                 if (round == 5)
                 {
-                    // Rotation while the agent runs, then the server dies under it and comes back on its address.
-                    await Task.Delay(random.Next(200, 800));
-                    await RotateAsync("copytruncate", "  copytruncate\n  nocompress");
+                    // The server dies under the agent and comes back on its address.
                     _server.Kill();
                     await Task.Delay(1000);
                     await _server.RestartOnSamePortAsync();
@@ -226,6 +245,7 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
             await writing;
             var expected = LinesOnDisk();
             var shards = await ReceiveAsync("crashes", expected, TimeSpan.FromSeconds(90));
+            _agentLog.AddRange(agent.Output);
             Report("kill -9 x10 and a server kill", expected, shards, writer.Written, strictOrder: false);
             Assert.Equal(0, await agent.StopAsync());
         }
