@@ -37,7 +37,6 @@ public sealed class AgentHost
     public async Task RunAsync(CancellationToken stop)
     {
         using var store = CheckpointStore.Open(_config.CheckpointFile);
-        store.Expire(_config.CheckpointTimeToLiveDays, _clock.GetUtcNow().ToUnixTimeMilliseconds());
         var writer = new CheckpointWriter(store, _clock);
         foreach (var flow in _config.Flows)
         {
@@ -51,6 +50,13 @@ public sealed class AgentHost
                 new FlowSender(flow, destination, writer, channel.Reader, _clock, Log), channel, destination));
         }
 
+        // Each flow touches the checkpoints of the files still on disk as it starts; what is left untouched can expire.
+        foreach (var f in _flows)
+        {
+            f.Tailer.Start();
+        }
+
+        store.Expire(_config.CheckpointTimeToLiveDays, _clock.GetUtcNow().ToUnixTimeMilliseconds());
         using var abort = new CancellationTokenSource();
         using var checkpointing = new CancellationTokenSource();
         var checkpointTask = writer.RunAsync(checkpointing.Token);

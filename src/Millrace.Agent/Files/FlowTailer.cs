@@ -30,12 +30,19 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
     /// <summary>How long a rotated file must stay unchanged at its end before it is closed (late writes still count).</summary>
     private const int RotatedQuietMillis = 2_000;
 
+    /// <summary>How long a truncated file waits for the copy of its unread part (logrotate copies, truncates, then compresses).</summary>
+    private const int CopyWaitMillis = 10_000;
+
+    private long? _copySearchSinceMs;
+
     private readonly List<SourceFile> _files = [];
     private readonly HashSet<FileIdentity> _seen = [];
 
     public TailerCounters Counters { get; } = new();
 
     private long NowMs => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private bool _started;
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -65,97 +72,153 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
 
     // ---- which files ----
 
-    /// <summary>Where reading starts: at the checkpoints (every checkpointed file with unread data, then files that
-    /// appeared after them), else at the newest file's end (END_OF_FILE) or start (START_OF_FILE).</summary>
-    private void Start()
+    /// <summary>
+    /// Where reading starts. The first time the flow starts: at the newest file's end (END_OF_FILE) or start
+    /// (START_OF_FILE); the other files are history. Every later start: each file on disk is matched with the checkpoint
+    /// of its content and read on from there; a file that no checkpoint describes appeared while the agent was down (a
+    /// rotation, a new file) and is read whole. Checkpoints of contents no file holds any more are dropped.
+    /// </summary>
+    public void Start()
     {
-        var matches = FilePatterns.Match(flow.FilePattern);
-        foreach (var m in matches)
+        if (_started)
         {
-            _seen.Add(m.Id);
-        }
-
-        var saved = checkpoints.ForFlow(flow.Id);
-        if (saved.Count == 0)
-        {
-            var newest = matches.FirstOrDefault(m => !Compressed(m.Path));
-            if (newest is not null && SourceFile.Open(newest.Path, flow.StartAtBeginning ? 0 : newest.Size, flow.SkipHeaderLines, NowMs) is { } file)
-            {
-                if (!flow.StartAtBeginning && file.CurrentSize > 0)
-                {
-                    // END_OF_FILE: lines before the end are not this run's; header lines are behind too.
-                    file.HeaderLinesLeft = 0;
-                }
-
-                _files.Add(file);
-                Known(file);
-            }
-
             return;
         }
 
-        var resumed = new List<(SourceFile File, long ModifiedMs)>();
-        long newestCheckpointed = 0;
-        foreach (var c in saved)
+        _started = true;
+        var matches = FilePatterns.Match(flow.FilePattern);
+        var prints = matches.ToDictionary(m => m.Path, FingerprintOf);
+        if (!checkpoints.MarkStarted(flow.Id, NowMs))
         {
-            // The checkpointed file by its content: itself (same inode, same start), else a copy of it (copytruncate's
-            // copy, a compressed rotation). Its inode with other content was truncated or replaced: it is a new file.
-            var same = matches.Where(m => (FileIdentity.SameStart(FingerprintOf(m), c.Fingerprint) && FingerprintOf(m).Length >= c.Fingerprint.Length)
-                || (c.Fingerprint.Length == 0 && m.Id == new FileIdentity(c.Device, c.Inode))).ToList();
-            var match = same.FirstOrDefault(m => m.Id == new FileIdentity(c.Device, c.Inode)) ?? same.FirstOrDefault();
-            if (match is null || resumed.Any(r => r.File.Id == match.Id) || SourceFile.Open(match.Path, c.Offset, flow.SkipHeaderLines, NowMs) is not { } file)
+            FirstStart(matches, prints);
+            return;
+        }
+
+        var saved = checkpoints.ForFlow(flow.Id);
+        var rowsOf = new Dictionary<string, List<FileCheckpoint>>();
+        var claimed = new HashSet<long>();
+
+        // First the file at the row's inode that still starts as the row's content did (kept, renamed, grown); then, for
+        // a full fingerprint, the file anywhere that starts with exactly it (copytruncate's copy, a compressed rotation:
+        // a plain file before its .gz, which logrotate may still be writing).
+        foreach (var c in saved.OrderByDescending(c => c.Fingerprint.Length))
+        {
+            var home = new FileIdentity(c.Device, c.Inode);
+            var file = matches.FirstOrDefault(m => m.Id == home && Continues(prints[m.Path], c.Fingerprint));
+            if (file is null && c.Fingerprint.Length == FileIdentity.FingerprintBytes)
+            {
+                file = matches.Where(m => prints[m.Path].AsSpan().SequenceEqual(c.Fingerprint) && !rowsOf.ContainsKey(m.Path))
+                    .OrderBy(m => Compressed(m.Path)).ThenByDescending(m => m.Size).FirstOrDefault()
+                    ?? matches.FirstOrDefault(m => prints[m.Path].AsSpan().SequenceEqual(c.Fingerprint));
+            }
+
+            if (file is not null)
+            {
+                (rowsOf.TryGetValue(file.Path, out var list) ? list : rowsOf[file.Path] = []).Add(c);
+                claimed.Add(c.Content);
+            }
+        }
+
+        var resumed = new List<(SourceFile File, FileMatch Match)>();
+        var rows = new List<FileCheckpoint>();
+        foreach (var (path, candidates) in rowsOf)
+        {
+            // Several rows for one file: the most specific (longest fingerprint), then the furthest.
+            var m = matches.First(x => x.Path == path);
+            var best = candidates.OrderByDescending(c => c.Fingerprint.Length).ThenByDescending(c => c.Offset).First();
+            claimed.ExceptWith(candidates.Where(c => c != best).Select(c => c.Content));
+            var replaced = !Compressed(m.Path) && m.Size < best.Offset;
+            var touched = best with { Path = m.Path, Device = m.Id.Device, Inode = m.Id.Inode, Fingerprint = Longer(prints[m.Path], best.Fingerprint), UpdatedMs = NowMs };
+            if (Compressed(m.Path) && best.Offset == long.MaxValue)
+            {
+                // An archive that was history at the first start: nothing to read, nothing to decompress.
+                _seen.Add(m.Id);
+                rows.Add(touched);
+                continue;
+            }
+
+            if (SourceFile.Open(m.Path, replaced ? SourceFile.NewContent() : best.Content, replaced ? 0 : best.Offset, flow.SkipHeaderLines, NowMs) is not { } file)
             {
                 continue;
             }
 
-            if (match.Id != new FileIdentity(c.Device, c.Inode))
+            _seen.Add(m.Id);
+            if (replaced)
             {
-                // The checkpointed content lives on in a copy: the copy gets its own row now, because the original
-                // inode's row is about to describe the truncated file's new content.
-                checkpoints.Save(c with { Path = match.Path, Device = match.Id.Device, Inode = match.Id.Inode, UpdatedMs = NowMs });
+                // Shorter than its checkpoint: truncated and refilled with the same first bytes. Read it again.
+                claimed.Remove(best.Content);
+            }
+            else
+            {
+                // Where the content is now, so that the next start finds it by inode (and the row does not expire).
+                rows.Add(touched);
             }
 
-            newestCheckpointed = Math.Max(newestCheckpointed, match.ModifiedMs);
-            resumed.Add((file, match.ModifiedMs));
+            resumed.Add((file, m));
         }
 
-        if (resumed.Count == 0)
+        foreach (var m in matches.Where(m => !rowsOf.ContainsKey(m.Path)))
         {
-            // None of the checkpointed files is left: files changed since the last checkpoint (less a margin) are new.
-            newestCheckpointed = saved.Max(c => c.UpdatedMs) - 5_000;
-        }
-
-        // Files that appeared after the newest checkpointed one (rotations while the agent was down) are read whole.
-        foreach (var m in matches.Where(m => m.ModifiedMs >= newestCheckpointed && !Compressed(m.Path)).OrderBy(m => m.ModifiedMs))
-        {
-            if (resumed.Any(r => r.File.Id == m.Id) || resumed.Any(r => FileIdentity.SameStart(FingerprintOf(m), r.File.Fingerprint)))
+            // A copy of a content followed (the same full fingerprint) is not new data; an empty file waits for content.
+            var print = prints[m.Path];
+            if (print.Length == 0 || (print.Length == FileIdentity.FingerprintBytes && resumed.Any(r => prints[r.Match.Path].AsSpan().SequenceEqual(print))))
             {
                 continue;
             }
 
-            if (SourceFile.Open(m.Path, 0, flow.SkipHeaderLines, NowMs) is { } file)
+            if (SourceFile.Open(m.Path, SourceFile.NewContent(), 0, flow.SkipHeaderLines, NowMs) is { } file)
             {
-                resumed.Add((file, m.ModifiedMs));
-                Known(file);
+                _seen.Add(m.Id);
+                resumed.Add((file, m));
             }
         }
 
-        _files.AddRange(resumed.OrderBy(r => r.ModifiedMs).Select(r => r.File));
+        checkpoints.SaveAll(rows);
+        checkpoints.Delete(flow.Id, saved.Select(c => c.Content).Where(c => !claimed.Contains(c)));
+
+        // Oldest first; the file being written (the newest uncompressed one) last.
+        _files.AddRange(resumed.OrderBy(r => !Compressed(r.Match.Path)).ThenBy(r => r.Match.ModifiedMs).Select(r => r.File));
         foreach (var f in _files)
         {
             Log($"resuming {f.Path} (inode {f.Id.Inode}) at byte {f.Offset}");
         }
     }
 
-    /// <summary>
-    /// Checkpoints a file the moment reading it starts: if the agent dies before any of its records is acknowledged
-    /// and the file is then rotated, the next start still finds it (by inode while it is too young for a fingerprint).
-    /// </summary>
-    private void Known(SourceFile file)
+    /// <summary>The first start: the newest file is followed; every other file is history, checkpointed at its end.</summary>
+    private void FirstStart(IReadOnlyList<FileMatch> matches, Dictionary<string, byte[]> prints)
     {
-        checkpoints.Save(new FileCheckpoint(flow.Id, file.Path, file.Id.Device, file.Id.Inode, file.Fingerprint, file.Offset, NowMs));
-        Log($"following {file.Path} (inode {file.Id.Inode}) from byte {file.Offset}");
+        var newest = matches.FirstOrDefault(m => !Compressed(m.Path));
+        var rows = new List<FileCheckpoint>();
+        foreach (var m in matches.Where(m => m.Size > 0))
+        {
+            _seen.Add(m.Id);
+            var start = m == newest ? (flow.StartAtBeginning ? 0 : m.Size) : Compressed(m.Path) ? long.MaxValue : m.Size;
+            rows.Add(new FileCheckpoint(flow.Id, SourceFile.NewContent(), m.Path, m.Id.Device, m.Id.Inode, prints[m.Path], start, NowMs));
+        }
+
+        if (newest is not null)
+        {
+            var row = rows.Find(r => r.Path == newest.Path);
+            if (SourceFile.Open(newest.Path, row?.Content ?? SourceFile.NewContent(), row?.Offset ?? 0, flow.SkipHeaderLines, NowMs) is { } file)
+            {
+                if (file.Offset > 0)
+                {
+                    // END_OF_FILE: lines before the end are not this run's; header lines are behind too.
+                    file.HeaderLinesLeft = 0;
+                }
+
+                _files.Add(file);
+                Log($"following {file.Path} (inode {file.Id.Inode}) from byte {file.Offset}");
+            }
+        }
+
+        checkpoints.SaveAll(rows);
     }
+
+    /// <summary>True when a file starting with <paramref name="file"/> holds the content that started with <paramref name="row"/>.</summary>
+    private static bool Continues(ReadOnlySpan<byte> file, ReadOnlySpan<byte> row) => file.Length >= row.Length && file[..row.Length].SequenceEqual(row);
+
+    private static byte[] Longer(byte[] a, byte[] b) => a.Length >= b.Length ? a : b;
 
     private void Log(string message) => log?.Invoke($"{flow.Id}: {message}");
 
@@ -165,7 +228,18 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
         var matches = FilePatterns.Match(flow.FilePattern);
         if (_files.Count > 0)
         {
-            CheckCurrent(_files[^1], matches);
+            CheckCurrent(matches);
+        }
+
+        if (matches.Count > 0)
+        {
+            // A file gone from the listing is forgotten: its inode may come back as a new file.
+            var listed = matches.Select(m => m.Id).ToHashSet();
+            _seen.IntersectWith(listed);
+            foreach (var gone in _gzipStarts.Keys.Where(id => !listed.Contains(id)).ToList())
+            {
+                _gzipStarts.Remove(gone);
+            }
         }
 
         foreach (var m in matches.Where(m => !_seen.Contains(m.Id)).OrderBy(m => m.ModifiedMs))
@@ -190,11 +264,11 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
                 continue;
             }
 
-            if (SourceFile.Open(m.Path, 0, flow.SkipHeaderLines, NowMs) is { } file)
+            if (SourceFile.Open(m.Path, SourceFile.NewContent(), 0, flow.SkipHeaderLines, NowMs) is { } file)
             {
                 Counters.Rotations++;
                 _files.Add(file);
-                Known(file);
+                Log($"following {file.Path} (inode {file.Id.Inode}) from byte 0");
             }
         }
 
@@ -211,8 +285,9 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
         }
     }
 
-    private void CheckCurrent(SourceFile current, IReadOnlyList<FileMatch> matches)
+    private void CheckCurrent(IReadOnlyList<FileMatch> matches)
     {
+        var current = _files[^1];
         if (current.Compressed)
         {
             return;
@@ -228,30 +303,25 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
             return;
         }
 
-        // Truncated (copytruncate, `> file`) or rewritten in place: what was not read yet may survive in a copy.
-        // logrotate may be compressing the copy right now (the plain copy is deleted once its .gz is whole): look again.
-        SourceFile? rest = null;
-        FileMatch? copy = null;
-        for (var attempt = 0; attempt < 5 && rest is null; attempt++)
+        // Truncated (copytruncate, `> file`) or rewritten in place: what was not read yet may survive in a copy. The
+        // copy may not be there yet or be a .gz still being written: the file is not read on until the copy is found or
+        // CopyWaitMillis passed, so the old content's tail still comes before the new content.
+        var copy = matches.Where(m => m.Id != current.Id && FileIdentity.SameStart(FingerprintOf(m), current.Fingerprint)
+                && FingerprintOf(m).Length >= Math.Min(current.Fingerprint.Length, FileIdentity.FingerprintBytes))
+            .OrderBy(m => Compressed(m.Path)).FirstOrDefault();
+        var rest = copy is null ? null : SourceFile.Open(copy.Path, current.Content, current.Offset, 0, NowMs);
+        if (rest is null && NowMs - (_copySearchSinceMs ??= NowMs) < CopyWaitMillis)
         {
-            if (attempt > 0)
-            {
-                Thread.Sleep(50);
-                matches = FilePatterns.Match(flow.FilePattern);
-            }
-
-            copy = matches.FirstOrDefault(m => m.Id != current.Id && FileIdentity.SameStart(FingerprintOf(m), current.Fingerprint)
-                && FingerprintOf(m).Length >= Math.Min(current.Fingerprint.Length, FileIdentity.FingerprintBytes));
-            rest = copy is null ? null : SourceFile.Open(copy.Path, current.Offset, 0, NowMs);
+            return;
         }
 
+        _copySearchSinceMs = null;
         if (copy is not null && rest is not null)
         {
             rest.RefreshFingerprint(current.Fingerprint);
             _seen.Add(copy.Id);
 
-            // As at start: the copy carries the old content's checkpoint from now on, in its own row.
-            checkpoints.Save(new FileCheckpoint(flow.Id, rest.Path, rest.Id.Device, rest.Id.Inode, current.Fingerprint, current.Offset, NowMs));
+            // The copy is the same content (its records advance the same checkpoint row, which moves to the copy's inode).
             _files.Insert(_files.Count - 1, rest);
             Counters.TruncationsWithCopy++;
             Log($"{current.Path} was truncated; the rest of it is read from its copy {copy.Path} from byte {current.Offset}");
@@ -262,7 +332,8 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
             Log($"{current.Path} was truncated and no copy of its unread part was found; reading it again from its start");
         }
 
-        current.Restart(flow.SkipHeaderLines);
+        // The file itself holds new content now; records of the old content still on their way keep the old object.
+        _files[^1] = current.Reopen(flow.SkipHeaderLines, NowMs);
     }
 
     private readonly Dictionary<FileIdentity, byte[]> _gzipStarts = [];
@@ -280,8 +351,9 @@ internal sealed class FlowTailer(FlowConfiguration flow, CheckpointStore checkpo
             if (!_gzipStarts.TryGetValue(m.Id, out var start))
             {
                 start = SourceFile.GzipFingerprint(m.Path) ?? [];
-                if (start.Length > 0)
+                if (start.Length == FileIdentity.FingerprintBytes)
                 {
+                    // Only a whole fingerprint: a shorter one may be a .gz still being written.
                     _gzipStarts[m.Id] = start;
                 }
             }

@@ -15,12 +15,14 @@ internal sealed class SourceFile : IDisposable
 
     private readonly SafeFileHandle _handle;
     private readonly GZipStream? _gzip;
+    private bool _handedOver;
     private long _readPosition;
     private byte[] _pending = new byte[ChunkBytes];
 
-    private SourceFile(string path, SafeFileHandle handle, FileIdentity id, byte[] fingerprint, long offset, GZipStream? gzip)
+    private SourceFile(string path, SafeFileHandle handle, FileIdentity id, byte[] fingerprint, long offset, GZipStream? gzip, long content)
     {
         Path = path;
+        Content = content;
         _handle = handle;
         Id = id;
         Fingerprint = fingerprint;
@@ -33,6 +35,15 @@ internal sealed class SourceFile : IDisposable
     public string Path { get; }
 
     public FileIdentity Id { get; }
+
+    /// <summary>
+    /// The content read (its checkpoint row): kept by a copy of the file, which reads on where this file stopped;
+    /// a new one when the file is truncated under the reader.
+    /// </summary>
+    public long Content { get; }
+
+    /// <summary>A name for content never seen before.</summary>
+    public static long NewContent() => Random.Shared.NextInt64(1, long.MaxValue);
 
     public byte[] Fingerprint { get; private set; }
 
@@ -63,8 +74,8 @@ internal sealed class SourceFile : IDisposable
     /// <summary>When the file last gave new bytes (agent clock, ms).</summary>
     public long LastGrowthMs { get; set; }
 
-    /// <summary>Opens <paramref name="path"/>; reading starts at <paramref name="offset"/>. Null if it is gone.</summary>
-    public static SourceFile? Open(string path, long offset, int skipHeaderLines, long nowMs)
+    /// <summary>Opens <paramref name="path"/> as <paramref name="content"/>; reading starts at <paramref name="offset"/>. Null if it is gone.</summary>
+    public static SourceFile? Open(string path, long content, long offset, int skipHeaderLines, long nowMs)
     {
         SafeFileHandle handle;
         try
@@ -90,7 +101,7 @@ internal sealed class SourceFile : IDisposable
             fingerprint = FileIdentity.Fingerprint(handle, FileIdentity.SizeOf(handle));
         }
 
-        return new SourceFile(path, handle, id, fingerprint, offset, gzip) { HeaderLinesLeft = offset == 0 ? skipHeaderLines : 0, LastGrowthMs = nowMs };
+        return new SourceFile(path, handle, id, fingerprint, offset, gzip, content) { HeaderLinesLeft = offset == 0 ? skipHeaderLines : 0, LastGrowthMs = nowMs };
     }
 
     /// <summary>The first bytes of a gzip copy, decompressed (to match it with the file it was made from); null if not gzip or gone.</summary>
@@ -201,23 +212,23 @@ internal sealed class SourceFile : IDisposable
         }
     }
 
-    /// <summary>After a truncation or a replacement in place: read the file again from its first byte.</summary>
-    public void Restart(int skipHeaderLines)
+    /// <summary>
+    /// After a truncation or a replacement in place: the same file (handle) as new content, read from its first byte.
+    /// This object keeps describing the old content, for the records of it still on their way.
+    /// </summary>
+    public SourceFile Reopen(int skipHeaderLines, long nowMs)
     {
-        PendingLength = 0;
-        Scanned = 0;
-        Offset = 0;
-        _readPosition = 0;
-        HeaderLinesLeft = skipHeaderLines;
-        Ended = false;
-        SkippingToNewline = false;
-        Fingerprint = ReadFingerprintNow();
+        _handedOver = true;
+        return new SourceFile(Path, _handle, Id, ReadFingerprintNow(), 0, null, NewContent()) { HeaderLinesLeft = skipHeaderLines, LastGrowthMs = nowMs };
     }
 
     public void Dispose()
     {
-        _gzip?.Dispose();
-        _handle.Dispose();
+        if (!_handedOver)
+        {
+            _gzip?.Dispose();
+            _handle.Dispose();
+        }
     }
 
     private static bool IsGzip(SafeFileHandle handle)

@@ -124,8 +124,8 @@ internal sealed class FlowSender(FlowConfiguration flow, IRecordDestination dest
         Interlocked.Add(ref Counters.RecordsSent, buffer.Count);
         Interlocked.Add(ref Counters.BytesSent, buffer.Sum(r => (long)r.Data.Length));
 
-        // Records of one file arrive in file order, so the last one of each file is where its checkpoint goes.
-        foreach (var last in buffer.GroupBy(r => r.Source).Select(g => g.Last()))
+        // Records of one content arrive in order (a copy's after its original's), so the last one is its checkpoint.
+        foreach (var last in buffer.GroupBy(r => r.Source.Content).Select(g => g.Last()))
         {
             checkpoints.Advance(flow.Id, last.Source, last.EndOffset);
         }
@@ -147,14 +147,14 @@ internal sealed class FlowSender(FlowConfiguration flow, IRecordDestination dest
 /// </summary>
 internal sealed class CheckpointWriter(CheckpointStore store, TimeProvider clock)
 {
-    private readonly Dictionary<(string Flow, FileIdentity Id), FileCheckpoint> _dirty = [];
+    private readonly Dictionary<(string Flow, long Content), FileCheckpoint> _dirty = [];
     private readonly Lock _lock = new();
 
     public void Advance(string flow, SourceFile file, long offset)
     {
         lock (_lock)
         {
-            _dirty[(flow, file.Id)] = new FileCheckpoint(flow, file.Path, file.Id.Device, file.Id.Inode, file.Fingerprint, offset, clock.GetUtcNow().ToUnixTimeMilliseconds());
+            _dirty[(flow, file.Content)] = new FileCheckpoint(flow, file.Content, file.Path, file.Id.Device, file.Id.Inode, file.Fingerprint, offset, clock.GetUtcNow().ToUnixTimeMilliseconds());
         }
     }
 

@@ -209,6 +209,19 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var writing = writer.RunAsync(stop.Token);
         var random = new Random(7);
+        async Task RotateIn(int style)
+        {
+            switch (style)
+            {
+                case 0:
+                    await RotateAsync("create", "  create\n  nocompress");
+                    break;
+                case 1:
+                    await RotateAsync("copytruncate", "  copytruncate\n  nocompress");
+                    break;
+            }
+        }
+
         var agent = AgentProcess.Start(config);
         try
         {
@@ -219,19 +232,12 @@ public sealed class AgentRotationTests(ITestOutputHelper output) : IAsyncLifetim
                 _agentLog.AddRange(agent.Output);
                 _agentLog.Add($"---- round {round}");
                 await agent.DisposeAsync();
-                agent = AgentProcess.Start(config);
 
-                // Rotation while the restarted agent runs (rotation while it is down: see the issue-15 note).
+                // Rotations while the agent is down, then while the restarted agent runs, in both styles.
+                await RotateIn(round % 3);
+                agent = AgentProcess.Start(config);
                 await Task.Delay(random.Next(100, 600));
-                switch (round % 3)
-                {
-                    case 0:
-                        await RotateAsync("create", "  create\n  nocompress");
-                        break;
-                    case 1:
-                        await RotateAsync("copytruncate", "  copytruncate\n  nocompress");
-                        break;
-                }
+                await RotateIn((round + 1) % 3);
 
                 if (round == 5)
                 {
