@@ -4,6 +4,7 @@ using System.Text.Json;
 using Millrace.DynamoDb.Expressions;
 using Millrace.DynamoDb.Model;
 using Millrace.Storage.Tables;
+using Millrace.Protocol.Wire;
 
 namespace Millrace.DynamoDb;
 
@@ -86,6 +87,10 @@ public sealed partial class DynamoDbService(ITableStore store, string region, st
         catch (TableNotFoundException)
         {
             return Error(DynamoDbException.ResourceNotFound()); // the table went away mid-request
+        }
+        catch (InvalidOperationException ex) when (JsonText.IsUndecodableString(ex))
+        {
+            return Error(DynamoDbException.Serialization(JsonText.UndecodableString));
         }
     }
 

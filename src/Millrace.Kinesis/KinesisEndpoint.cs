@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Millrace.Gateway;
 using Millrace.Protocol;
+using Millrace.Protocol.Wire;
 using Millrace.Kinesis;
 using Millrace.Kinesis.Limits;
 
@@ -188,6 +189,11 @@ public sealed class KinesisEndpoint(
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
             // The client went away; nothing to answer.
+        }
+        catch (Exception ex) when (JsonText.IsUndecodableString(ex))
+        {
+            output.Reset();
+            await WriteErrorAsync(http.Response, KinesisException.Serialization(JsonText.UndecodableString), output, cbor);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

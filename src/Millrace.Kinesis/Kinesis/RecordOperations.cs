@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Millrace.Protocol;
+using Millrace.Protocol.Wire;
 using Millrace.Kinesis.Encryption;
 using Millrace.Kinesis.Limits;
 using Millrace.Storage;
@@ -326,6 +327,12 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         int start = used;
         if (TryRawString(value, out var raw))
         {
+            if (!System.Text.Unicode.Utf8.IsValid(raw))
+            {
+                // Copied as it is, so checked here: AWS's JSON parser refuses invalid UTF-8.
+                throw KinesisException.Serialization(JsonText.UndecodableString);
+            }
+
             raw.CopyTo(slab.AsSpan(used));
             used += raw.Length;
         }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Millrace.Protocol.Wire;
 
 namespace Millrace.Protocol;
 
@@ -186,6 +187,11 @@ public sealed class ModelValidator
             var message = count.ToString(CultureInfo.InvariantCulture) + (count == 1 ? " validation error detected: " : " validation errors detected: ")
                 + string.Join("; ", context.Errors);
             return KinesisException.Validation(message);
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json decodes a string only when asked: invalid UTF-8 or an unpaired surrogate escape surfaces here.
+            return KinesisException.Serialization(JsonText.UndecodableString);
         }
         finally
         {

@@ -45,7 +45,15 @@ public static class JsonBody
                 throw ServiceException.Serialization(root.ValueKind == JsonValueKind.Array ? ModelValidator.Messages.StartOfList : null);
             }
 
-            return shape is null ? [] : ReadObject(shape, root, bodyMember);
+            try
+            {
+                return shape is null ? [] : ReadObject(shape, root, bodyMember);
+            }
+            catch (InvalidOperationException)
+            {
+                // Types are checked before reading, so this is a string System.Text.Json cannot decode.
+                throw ServiceException.Serialization(JsonText.UndecodableString);
+            }
         }
     }
 

@@ -221,6 +221,10 @@ public sealed class ModelDispatcher
         {
             throw;
         }
+        catch (Exception ex) when (JsonText.IsUndecodableString(ex))
+        {
+            return codec.WriteError(operation, request, ServiceException.Serialization(JsonText.UndecodableString), requestId);
+        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Options.OnUnhandledException?.Invoke(operation, ex);
