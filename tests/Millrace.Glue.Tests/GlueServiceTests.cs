@@ -8,7 +8,7 @@ public sealed class GlueServiceTests : IAsyncLifetime
 {
     private GlueTestServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await GlueTestServer.StartAsync();
+    public async Task InitializeAsync() => _server = await GlueTestServers.StartAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 

@@ -9,7 +9,7 @@ public sealed class LogsServiceTests : IAsyncLifetime
 {
     private LogsTestServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await LogsTestServer.StartAsync();
+    public async Task InitializeAsync() => _server = await LogsTestServers.StartAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 

@@ -150,7 +150,7 @@ public sealed partial class MillraceProcess : IAsyncDisposable
 
         if (!_process.HasExited)
         {
-            _ = Syscall.kill(_process.Id, 15);
+            Signals.Terminate(_process);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await _process.WaitForExitAsync(cts.Token);
         }
@@ -195,9 +195,4 @@ public sealed partial class MillraceProcess : IAsyncDisposable
     [GeneratedRegex(@"TLS on https://127\.0\.0\.1:(\d+)", RegexOptions.IgnoreCase)]
     private static partial Regex TlsLine();
 
-    private static class Syscall
-    {
-        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-        internal static extern int kill(int pid, int sig);
-    }
 }

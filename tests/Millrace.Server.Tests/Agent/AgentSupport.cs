@@ -66,7 +66,7 @@ public sealed class AgentProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            _ = Native.kill(_process.Id, 15);
+            Signals.Terminate(_process);
         }
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -88,11 +88,6 @@ public sealed class AgentProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static class Native
-    {
-        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-        internal static extern int kill(int pid, int sig);
-    }
 }
 
 /// <summary>Streams, agent.json files and reading everything back, for the agent's tests.</summary>
