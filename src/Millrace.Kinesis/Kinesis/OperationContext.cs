@@ -33,7 +33,26 @@ public sealed class OperationContext(string operation, JsonElement input, Utf8Js
         Input.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
 
     public int? GetInt32(string name) =>
-        Input.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.Number ? e.GetInt32() : null;
+        Input.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.Number ? Int32Of(e) : null;
+
+    /// <summary>
+    /// An integer member as AWS's JSON deserializer reads it: a fraction is truncated (Jackson coerces floats to ints),
+    /// a value beyond Int32 is the client's SerializationException (never an internal failure).
+    /// </summary>
+    private static int Int32Of(JsonElement e)
+    {
+        if (e.TryGetInt32(out var exact))
+        {
+            return exact;
+        }
+
+        if (e.TryGetDouble(out var d) && double.IsFinite(d) && d >= int.MinValue && d <= int.MaxValue)
+        {
+            return (int)Math.Truncate(d);
+        }
+
+        throw KinesisException.Serialization($"Numeric value ({e.GetRawText()}) out of range of int");
+    }
 
     public bool? GetBoolean(string name) =>
         Input.TryGetProperty(name, out var e) && e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean() : null;

@@ -62,6 +62,26 @@ public sealed class UndecodableTextTests(ServerFixture fixture) : IClassFixture<
         Assert.True(failures.Count == 0, $"{failures.Count} of {checkedCount} requests:\n{string.Join("\n", failures.Take(20))}");
     }
 
+    [Fact]
+    public async Task Integers_beyond_int_or_with_a_fraction_are_read_as_AWS_reads_them()
+    {
+        using var client = fixture.NewClient();
+        var stream = ServerFixture.UniqueName("ints");
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.SendRawAsync("CreateStream", $$"""{"StreamName":"{{stream}}","ShardCount":1}""")).Status);
+
+        // A fraction is truncated, as Jackson coerces a float into an int field.
+        var described = await client.SendRawAsync("DescribeStream", $$"""{"StreamName":"{{stream}}","Limit":100.5}""");
+        Assert.Equal(System.Net.HttpStatusCode.OK, described.Status);
+
+        // Beyond Int32: the client's SerializationException, not an InternalFailure.
+        foreach (var value in new[] { "999999999999999999998", "1e30", "-3000000000" })
+        {
+            var answer = await client.SendRawAsync("IncreaseStreamRetentionPeriod", $$"""{"StreamName":"{{stream}}","RetentionPeriodHours":{{value}}}""");
+            Assert.True(answer.Status == System.Net.HttpStatusCode.BadRequest, answer.ToString());
+            Assert.Contains(answer.ErrorType, new[] { "SerializationException", "ValidationException", "InvalidArgumentException" });
+        }
+    }
+
     /// <summary>A value of the shape with <paramref name="bad"/> in every string (and map key); other scalars valid.</summary>
     private static void Write(ShapeModel shape, byte[] bad, List<byte> body, int depth)
     {
