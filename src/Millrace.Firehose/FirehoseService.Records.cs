@@ -70,8 +70,18 @@ public sealed partial class FirehoseService
         var results = ArrayPool<AppendedRecord>.Shared.Rent(MaxBatchRecords);
         try
         {
-            if (!TryReadBatch(body.Span, slab, entries, out var name, out var count))
+            string name;
+            int count;
+            try
             {
+                if (!TryReadBatch(body.Span, slab, entries, out name, out count))
+                {
+                    return false;
+                }
+            }
+            catch (JsonException)
+            {
+                // Malformed JSON: the generic path answers it with AWS's SerializationException.
                 return false;
             }
 

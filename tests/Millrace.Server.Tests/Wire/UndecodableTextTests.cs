@@ -82,6 +82,25 @@ public sealed class UndecodableTextTests(ServerFixture fixture) : IClassFixture<
         }
     }
 
+    [Theory]
+    [InlineData("""{"DeliveryStreamName": "x" "Records": [{"Data": "AA=="}]}""")]
+    [InlineData("""{"DeliveryStreamName": "x", "Records": [{"Data": "AA=="},]}""")]
+    [InlineData("""{"Records": [{"Data": "AA==" """)]
+    public async Task Malformed_JSON_on_the_PutRecordBatch_fast_path_is_a_SerializationException(string body)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.Endpoint) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(body) };
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/x-amz-json-1.1");
+        request.Headers.TryAddWithoutValidation("X-Amz-Target", "Firehose_20150804.PutRecordBatch");
+        request.Headers.TryAddWithoutValidation("X-Amz-Date", DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.TryAddWithoutValidation("Authorization",
+            $"AWS4-HMAC-SHA256 Credential=AKIDMILLRACETEST/{DateTime.UtcNow:yyyyMMdd}/us-east-1/firehose/aws4_request, SignedHeaders=host;x-amz-date, Signature={new string('0', 64)}");
+        using var response = await http.SendAsync(request);
+        var answer = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == 400, answer);
+        Assert.Equal("SerializationException", JsonNode.Parse(answer)!["__type"]!.GetValue<string>());
+    }
+
     /// <summary>A value of the shape with <paramref name="bad"/> in every string (and map key); other scalars valid.</summary>
     private static void Write(ShapeModel shape, byte[] bad, List<byte> body, int depth)
     {
