@@ -177,25 +177,8 @@ public sealed class FirehoseClientTests(FirehoseServerFixture fixture) : IClassF
     [Fact]
     public async Task CourseDemoWithTheAwsCliAndANodeTransformation()
     {
-        const string Handler = """
-            console.log('Loading function');
-
-            exports.handler = (event, context, callback) => {
-                let success = 0;
-                const output = event.records.map((record) => {
-                    const payload = new Buffer(record.data, 'base64').toString('ascii');
-                    console.log('Decoded payload: ' + payload);
-                    success++;
-                    return {
-                        recordId: record.recordId,
-                        result: 'Ok',
-                        data: new Buffer(payload + '\n').toString('base64'),
-                    };
-                });
-                console.log(`Processing completed.  Successful records ${success}.`);
-                callback(null, { records: output });
-            };
-            """;
+        // The tutorial's function, as the firehose-transform example ships it.
+        var handler = await File.ReadAllTextAsync(Path.Combine(ExternalTool.RepositoryRoot, "examples", "firehose-transform", "index.js"));
         using var work = S3TestSupport.NewTempDir();
         var id = Guid.NewGuid().ToString("N")[..8];
         var bucket = "demo-firehose-" + id;
@@ -205,7 +188,7 @@ public sealed class FirehoseClientTests(FirehoseServerFixture fixture) : IClassF
         using (var archive = ZipFile.Open(zipPath, ZipArchiveMode.Create))
         {
             await using var entry = new StreamWriter(archive.CreateEntry("index.js").Open());
-            await entry.WriteAsync(Handler);
+            await entry.WriteAsync(handler);
         }
 
         await Aws("s3", "mb", "s3://" + bucket);
