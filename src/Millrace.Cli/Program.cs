@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Millrace.Server;
+using Millrace.Gateway.Authentication;
 using Millrace.Server.Hosting;
 using Millrace.Kinesis.Limits;
 
@@ -48,10 +49,18 @@ public static class Program
         var firehoseHttpTimeout = new Option<int>("--firehose-http-timeout-seconds") { Description = "How long a Firehose HTTP endpoint has to answer (AWS: 180).", DefaultValueFactory = _ => 180 };
         var firehoseS3 = new Option<string?>("--firehose-s3-endpoint") { Description = "Deliver Firehose's S3 destinations to this S3-compatible endpoint (e.g. MinIO; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of Millrace's own S3." };
 
+        var auth = new Option<string?>("--auth")
+        {
+            Description = "none: any credentials, signatures not checked (the default on loopback); sigv4: SigV4 verified and IAM policies enforced (required off loopback).",
+        };
+        auth.AcceptOnlyFromAmong("none", "sigv4");
+        var rootKeyId = new Option<string?>("--root-access-key-id") { Description = "With --auth sigv4: the account root's access key id (or MILLRACE_ROOT_ACCESS_KEY_ID); default: generated at first start." };
+        var rootSecret = new Option<string?>("--root-secret-access-key") { Description = "With --auth sigv4: the root key's secret (or MILLRACE_ROOT_SECRET_ACCESS_KEY)." };
         var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3, CloudWatch Logs, Lambda and Firehose on one endpoint.")
         {
             host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
             enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey, lambdaConcurrency, lambdaIdle, firehoseS3, firehoseHttpTimeout,
+            auth, rootKeyId, rootSecret,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -77,6 +86,9 @@ public static class Program
                 LambdaIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(lambdaIdle))),
                 FirehoseHttpTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(firehoseHttpTimeout))),
                 FirehoseS3Endpoint = parse.GetValue(firehoseS3) is { } s3Endpoint ? new Uri(s3Endpoint) : null,
+                Auth = parse.GetValue(auth) switch { "sigv4" => AuthMode.SigV4, "none" => AuthMode.None, _ => null },
+                RootAccessKeyId = parse.GetValue(rootKeyId) ?? NonEmpty(Environment.GetEnvironmentVariable("MILLRACE_ROOT_ACCESS_KEY_ID")),
+                RootSecretAccessKey = parse.GetValue(rootSecret) ?? NonEmpty(Environment.GetEnvironmentVariable("MILLRACE_ROOT_SECRET_ACCESS_KEY")),
                 Limits = new ThroughputLimits
                 {
                     ShardWriteBytesPerSecond = parse.GetValue(writeBytes),
@@ -91,10 +103,18 @@ public static class Program
                 options.ShardLimit = ThroughputLimits.DefaultShardLimit; // AWS's quota unless --shard-limit says otherwise
             }
 
+            if ((options.RootAccessKeyId is null) != (options.RootSecretAccessKey is null))
+            {
+                await Console.Error.WriteLineAsync("millrace serve: give the root access key id and its secret together (--root-access-key-id and --root-secret-access-key).");
+                return 2;
+            }
+
             return await ServeAsync(options, ct);
         });
         return serve;
     }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static Command AgentCommand()
     {
@@ -147,8 +167,33 @@ public static class Program
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-        await using var server = await MillraceHost.StartAsync(options, stop.Token);
+        MillraceHost started;
+        try
+        {
+            started = await MillraceHost.StartAsync(options, stop.Token);
+        }
+        catch (AuthConfigurationException e)
+        {
+            await Console.Error.WriteLineAsync("millrace serve: " + e.Message);
+            return 2;
+        }
+
+        await using var server = started;
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Millrace listening on {server.Endpoint.ToString().TrimEnd('/')} (data in {options.DataDirectory})"));
+        if (server.RootKey is { } root)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Auth: sigv4 (signatures verified, IAM policies enforced); root access key {root.AccessKeyId}"));
+            if (root.GeneratedSecret is { } secret)
+            {
+                // Shown this once: the store keeps it sealed under a key of the key directory.
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  generated root secret access key: {secret}\n  (shown once; kept encrypted in {root.StorePath} with a key in {root.KeyDirectory})"));
+            }
+        }
+        else
+        {
+            Console.Out.WriteLine("Auth: none (any credentials; signatures are not checked)");
+        }
         if (server.TlsEndpoint is { } tls)
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Millrace TLS on {tls.ToString().TrimEnd('/')}"));

@@ -2,13 +2,14 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Millrace.Gateway;
+using Millrace.Protocol.Wire;
 
 namespace Millrace.DynamoDb;
 
 /// <summary>
 /// The DynamoDB JSON 1.0 front door: POST with <c>X-Amz-Target: DynamoDB_20120810.&lt;Operation&gt;</c>, answered by
 /// <see cref="DynamoDbService"/>, on the one endpoint (and on <c>--dynamodb-port</c> when one is named).
-/// Signatures are not verified (as for Kinesis).
+/// Signatures are verified by the front door (<c>--auth sigv4</c>).
 /// </summary>
 public sealed class DynamoDbEndpoint(DynamoDbService service, ILogger<DynamoDbEndpoint> logger) : IAwsService
 {
@@ -21,6 +22,14 @@ public sealed class DynamoDbEndpoint(DynamoDbService service, ILogger<DynamoDbEn
         TargetPrefixes = [DynamoDbService.TargetPrefix.TrimEnd('.')],
         SigningNames = ["dynamodb"],
     };
+
+    /// <inheritdoc/>
+    public Task WriteErrorAsync(HttpContext http, ServiceException error)
+    {
+        http.Response.Headers["x-amzn-RequestId"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(26));
+        return WriteAsync(http.Response, DynamoDbService.Error(new DynamoDbException(error.Code, error.ErrorMessage ?? error.Code, error.Status ?? 400,
+            "com.amazon.coral.service#")));
+    }
 
     public async Task HandleAsync(HttpContext http)
     {

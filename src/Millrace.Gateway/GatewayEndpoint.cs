@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Millrace.Gateway.Authentication;
+using Millrace.Protocol.Wire;
 
 namespace Millrace.Gateway;
 
@@ -10,14 +12,46 @@ namespace Millrace.Gateway;
 /// (XML, as the front door writes it), or for a JSON POST whose X-Amz-Target names a service Millrace does not serve,
 /// 400 UnknownOperationException.
 /// </summary>
-public sealed class GatewayEndpoint(ServiceRouter router)
+/// <remarks>With a <see cref="RequestAuthenticator"/> (<c>--auth sigv4</c>) every routed request is verified first and
+/// answered with the service's own authentication error when it fails.</remarks>
+public sealed class GatewayEndpoint(ServiceRouter router, RequestAuthenticator? authenticator = null, IRequestAuthorizer? authorizer = null)
 {
     public ServiceRouter Router => router;
 
     public Task HandleAsync(HttpContext http)
     {
         var service = router.Route(http.Request);
-        return service is not null ? service.HandleAsync(http) : FrontDoorErrorAsync(http);
+        if (service is null)
+        {
+            return FrontDoorErrorAsync(http);
+        }
+
+        return authenticator is null ? service.HandleAsync(http) : AuthenticatedAsync(http, service, authenticator, authorizer);
+    }
+
+    private static async Task AuthenticatedAsync(HttpContext http, IAwsService service, RequestAuthenticator authenticator, IRequestAuthorizer? authorizer)
+    {
+        ServiceException? failure;
+        try
+        {
+            failure = await authenticator.AuthenticateAsync(http, service);
+            if (failure is null && authorizer is not null && http.Features.Get<Millrace.Protocol.Auth.CallerIdentity>() is { } caller)
+            {
+                failure = await authorizer.AuthorizeAsync(http, service, caller);
+            }
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        if (failure is null)
+        {
+            await service.HandleAsync(http);
+            return;
+        }
+
+        await service.WriteErrorAsync(http, failure);
     }
 
     private static async Task FrontDoorErrorAsync(HttpContext http)

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Millrace.Protocol.Wire;
 
 namespace Millrace.Gateway;
 
@@ -15,6 +16,26 @@ public interface IAwsService
     ServiceRoutes Routes { get; }
 
     Task HandleAsync(HttpContext http);
+
+    /// <summary>Answers <paramref name="error"/> in the service's protocol before any operation ran (the front
+    /// door's authentication and authorization errors).</summary>
+    Task WriteErrorAsync(HttpContext http, ServiceException error);
+}
+
+/// <summary>Which family of SigV4 error codes a service answers with (they differ across AWS's front ends).</summary>
+public enum AuthErrorStyle
+{
+    /// <summary>JSON 1.0/1.1 and CBOR services: UnrecognizedClientException, InvalidSignatureException… with 400.</summary>
+    AwsJson,
+
+    /// <summary>rest-json services (Lambda): the same codes with 403.</summary>
+    RestJson,
+
+    /// <summary>Query services (IAM, STS, CloudWatch query): InvalidClientTokenId, SignatureDoesNotMatch…</summary>
+    Query,
+
+    /// <summary>S3: InvalidAccessKeyId, SignatureDoesNotMatch with the canonical request, RequestTimeTooSkewed…</summary>
+    S3,
 }
 
 /// <summary>What identifies a service's requests on the shared port.</summary>
@@ -43,4 +64,7 @@ public sealed class ServiceRoutes
     /// requests (GET, PUT, HEAD, DELETE, POST of a form or with S3 sub-resources) no other route claimed.
     /// </summary>
     public bool ObjectStorage { get; init; }
+
+    /// <summary>The SigV4 error codes the service answers with.</summary>
+    public AuthErrorStyle AuthErrors { get; init; }
 }

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Millrace.Protocol.Auth;
 using Millrace.Protocol.Models;
 using Millrace.Protocol.Wire;
 
@@ -80,7 +81,9 @@ public sealed class ModelService : IAwsService
             paths.AddRange(all.Where(p => !all.Any(q => q != p && p.StartsWith(q + "/", StringComparison.Ordinal))).Order(StringComparer.Ordinal));
         }
 
-        return new ServiceRoutes { TargetPrefixes = targets, SmithyServiceNames = smithy, SigningNames = signing, PathPrefixes = paths };
+        var errors = protocols.All(p => p == ProtocolCodec.Query) ? AuthErrorStyle.Query
+            : protocols.Contains(ProtocolCodec.RestJson) ? AuthErrorStyle.RestJson : AuthErrorStyle.AwsJson;
+        return new ServiceRoutes { TargetPrefixes = targets, SmithyServiceNames = smithy, SigningNames = signing, PathPrefixes = paths, AuthErrors = errors };
     }
 
     public async Task HandleAsync(HttpContext http)
@@ -156,6 +159,27 @@ public sealed class ModelService : IAwsService
         }
     }
 
+    /// <inheritdoc/>
+    public async Task WriteErrorAsync(HttpContext http, ServiceException error)
+    {
+        var request = ToProtocolRequest(http, ReadOnlyMemory<byte>.Empty);
+        var codec = Dispatcher.PickCodec(request);
+        var operation = codec.ResolveOperation(request, out _);
+        var result = codec.WriteError(operation, request, error, Dispatcher.Options.RequestIds());
+        var response = http.Response;
+        response.StatusCode = result.Status;
+        foreach (var (name, value) in result.Headers)
+        {
+            response.Headers[name] = value;
+        }
+
+        response.ContentLength = result.Body.Length;
+        if (!HttpMethods.IsHead(http.Request.Method) && result.Body.Length > 0)
+        {
+            await response.Body.WriteAsync(result.Body, http.RequestAborted);
+        }
+    }
+
     /// <summary>The transport-neutral view of an ASP.NET request: raw path, decoded query, headers, whole body (gunzipped).</summary>
     public static async Task<ProtocolRequest> ToProtocolRequestAsync(HttpContext http)
     {
@@ -176,12 +200,18 @@ public sealed class ModelService : IAwsService
         return ToProtocolRequest(http, body);
     }
 
-    private static ProtocolRequest ToProtocolRequest(HttpContext http, ReadOnlyMemory<byte> body)
+    /// <summary>The request as the protocol layer sees it, with <paramref name="body"/>; <paramref name="pathOverride"/>
+    /// replaces the path (a virtual-hosted S3 request seen in path style).</summary>
+    public static ProtocolRequest ToProtocolRequest(HttpContext http, ReadOnlyMemory<byte> body, string? pathOverride = null)
     {
         var request = http.Request;
         var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
         string path;
-        if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
+        if (pathOverride is not null)
+        {
+            path = pathOverride;
+        }
+        else if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
         {
             var q = raw.IndexOf('?', StringComparison.Ordinal);
             path = q < 0 ? raw : raw[..q];
@@ -204,6 +234,8 @@ public sealed class ModelService : IAwsService
             Query = ProtocolRequest.ParseQuery(request.QueryString.Value),
             Headers = headers,
             Body = body,
+            Caller = http.Features.Get<CallerIdentity>(),
+            Facts = http.Features.Get<RequestFacts>(),
         };
     }
 }

@@ -38,6 +38,15 @@ public sealed class KinesisEndpoint(
         DefaultForJsonPosts = true,
     };
 
+    /// <inheritdoc/>
+    public async Task WriteErrorAsync(HttpContext http, ServiceException error)
+    {
+        http.Response.Headers["x-amzn-RequestId"] = Guid.NewGuid().ToString();
+        using var output = new PooledBufferWriter();
+        await WriteErrorAsync(http.Response, new KinesisException(error.Code, error.ErrorMessage, error.Status ?? 400), output,
+            http.Request.ContentType == KinesisCbor.ContentType);
+    }
+
     public async Task HandleAsync(HttpContext http)
     {
         var request = http.Request;

@@ -21,6 +21,12 @@ public sealed class LambdaOptions
     /// <summary>The endpoint functions' SDKs are pointed at (AWS_ENDPOINT_URL), e.g. http://127.0.0.1:4567.</summary>
     public string? ServiceEndpoint { get; set; }
 
+    /// <summary>
+    /// Temporary credentials of a function's execution role (by role ARN), handed to its environments as AWS gives
+    /// them; null (or a null answer: no such role) gives placeholder credentials, which only --auth none accepts.
+    /// </summary>
+    public Func<string, CancellationToken, Task<FunctionCredentials?>>? RoleCredentials { get; set; }
+
     /// <summary>The waits before the two retries of a failed asynchronous invocation (AWS: about 1 and 2 minutes).</summary>
     public IReadOnlyList<TimeSpan> AsyncRetryDelays { get; init; } = [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2)];
 }
@@ -31,3 +37,6 @@ public interface IFunctionLogSink
     /// <summary>Appends events (timestamp in epoch milliseconds, message) to a stream of a group, creating both if needed.</summary>
     ValueTask WriteAsync(string group, string stream, IReadOnlyList<(long Timestamp, string Message)> events, CancellationToken cancellationToken = default);
 }
+
+/// <summary>The credentials a function's code finds in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.</summary>
+public sealed record FunctionCredentials(string AccessKeyId, string SecretAccessKey, string SessionToken);

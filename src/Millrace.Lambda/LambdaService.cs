@@ -974,7 +974,8 @@ public sealed partial class LambdaService : IAsyncDisposable, IFunctionInvocatio
             .ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? "", StringComparer.Ordinal) ?? [];
         var instance = new FunctionInstance(name, version.Version, config["FunctionArn"]!.GetValue<string>(), config["Runtime"]!.GetValue<string>(),
             config["Handler"]!.GetValue<string>(), config["Timeout"]!.GetValue<int>(), config["MemorySize"]!.GetValue<int>(), variables, directory,
-            config["RevisionId"]!.GetValue<string>(), await LayerDirectoryAsync(config, ct));
+            config["RevisionId"]!.GetValue<string>(), await LayerDirectoryAsync(config, ct),
+            _options.RoleCredentials is { } credentials && config["Role"]?.GetValue<string>() is { } role ? await credentials(role, ct) : null);
         var invokedArn = qualifier is null ? FunctionArn(name) : $"{FunctionArn(name)}:{qualifier}";
         var reserved = settings["Concurrency"] is JsonValue r ? r.GetValue<int>() : (int?)null;
         return new InvokeTarget(instance, invokedArn, reserved);

@@ -1,13 +1,15 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
+using Millrace.Protocol.Auth;
 
 namespace Millrace.S3;
 
 /// <summary>
 /// Decodes an <c>aws-chunked</c> request body as it streams: <c>hex-size[;chunk-signature=…]\r\n data \r\n</c>
 /// chunks, a final zero-size chunk, then (for the <c>…-TRAILER</c> payloads) trailer lines
-/// <c>name:value\r\n</c> and an empty line. Chunk signatures are not verified (Millrace does not verify SigV4).
+/// <c>name:value\r\n</c> and an empty line. With <see cref="ChunkSignatures"/> (a verified STREAMING-AWS4-HMAC-SHA256
+/// request) every chunk's signature and the trailer's are checked as the body streams.
 /// Framing errors raise <see cref="S3Exception"/>; a body that ends early raises IncompleteBody.
 /// </summary>
 internal sealed class AwsChunkedStream : Stream
@@ -21,9 +23,12 @@ internal sealed class AwsChunkedStream : Stream
     private long _remaining;
     private State _state = State.Header;
 
-    public AwsChunkedStream(Stream inner, int bufferSize = 64 * 1024)
+    private readonly ChunkSignatures? _signatures;
+
+    public AwsChunkedStream(Stream inner, ChunkSignatures? signatures = null, int bufferSize = 64 * 1024)
     {
         _inner = inner;
+        _signatures = signatures;
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(bufferSize, MaxLine + 16));
     }
 
@@ -101,6 +106,12 @@ internal sealed class AwsChunkedStream : Stream
                 {
                     var line = await ReadLineAsync(sync, ct) ?? throw S3Errors.IncompleteBody();
                     _remaining = ParseChunkSize(line);
+                    _signatures?.BeginChunk(ChunkSignature(line));
+                    if (_remaining == 0)
+                    {
+                        _signatures?.EndChunk();
+                    }
+
                     _state = _remaining == 0 ? State.Trailers : State.Data;
                     break;
                 }
@@ -125,6 +136,7 @@ internal sealed class AwsChunkedStream : Stream
                         }
                     }
 
+                    _signatures?.Append(destination.Span[..n]);
                     _remaining -= n;
                     DecodedLength += n;
                     if (_remaining == 0)
@@ -143,6 +155,7 @@ internal sealed class AwsChunkedStream : Stream
                         throw S3Errors.InvalidChunk("chunk data is not followed by CRLF");
                     }
 
+                    _signatures?.EndChunk();
                     _state = State.Header;
                     break;
                 }
@@ -153,6 +166,12 @@ internal sealed class AwsChunkedStream : Stream
                     if (line is null || line.Length == 0)
                     {
                         _state = State.Done;
+                        if (_signatures is { SignedTrailer: true })
+                        {
+                            _signatures.VerifyTrailer(Trailers.Where(t => !t.Key.Equals("x-amz-trailer-signature", StringComparison.OrdinalIgnoreCase)),
+                                Trailers.GetValueOrDefault("x-amz-trailer-signature"));
+                        }
+
                         break;
                     }
 
@@ -170,6 +189,14 @@ internal sealed class AwsChunkedStream : Stream
                     return 0;
             }
         }
+    }
+
+    /// <summary>The <c>chunk-signature=</c> extension of a chunk header line, or null.</summary>
+    private static string? ChunkSignature(string line)
+    {
+        const string Key = "chunk-signature=";
+        int at = line.IndexOf(Key, StringComparison.Ordinal);
+        return at < 0 ? null : line[(at + Key.Length)..].Trim();
     }
 
     private static long ParseChunkSize(string line)

@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
+using Millrace.Protocol.Auth;
+
 namespace Millrace.S3;
 
 /// <summary>The bytes of a request body as stored: length, MD5 and the flexible checksum, if any.</summary>
@@ -183,7 +185,7 @@ internal static class BodyIngest
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         using var sha = shaExpected is not null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         var checksum = algorithm != ChecksumAlgorithm.None ? Checksums.Create(algorithm) : null;
-        AwsChunkedStream? decoder = chunked ? new AwsChunkedStream(request.Request.Body) : null;
+        AwsChunkedStream? decoder = chunked ? new AwsChunkedStream(request.Request.Body, request.Request.HttpContext.Features.Get<ChunkSignatures>()) : null;
         Stream source = decoder ?? request.Request.Body;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         long total = 0;
@@ -303,7 +305,7 @@ internal static class BodyIngest
     public static async Task<byte[]> ReadSmallBodyAsync(S3Request request, int max = 2 * 1024 * 1024)
     {
         using var ms = new MemoryStream();
-        Stream source = IsChunked(request) ? new AwsChunkedStream(request.Request.Body) : request.Request.Body;
+        Stream source = IsChunked(request) ? new AwsChunkedStream(request.Request.Body, request.Request.HttpContext.Features.Get<ChunkSignatures>()) : request.Request.Body;
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {

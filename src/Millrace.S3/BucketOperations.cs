@@ -9,6 +9,7 @@ public sealed partial class S3Service
 {
     internal const string BucketConfigTagging = "tagging";
     internal const string BucketConfigNotification = "notification";
+    internal const string BucketConfigPolicy = "policy";
 
     private async Task ListBucketsAsync(S3Request r)
     {
@@ -175,6 +176,58 @@ public sealed partial class S3Service
         await RequireBucketAsync(r.Bucket!, r.Aborted);
         await store.SetBucketConfigAsync(r.Bucket!, BucketConfigTagging, null, r.Aborted);
         NoContent(r);
+    }
+
+    /// <summary>GetBucketPolicy: the document as it was put (JSON), or NoSuchBucketPolicy.</summary>
+    private async Task GetBucketPolicyAsync(S3Request r)
+    {
+        await RequireBucketAsync(r.Bucket!, r.Aborted);
+        var stored = await store.GetBucketConfigAsync(r.Bucket!, BucketConfigPolicy, r.Aborted)
+            ?? throw new S3Exception(404, "NoSuchBucketPolicy", "The bucket policy does not exist").With("BucketName", r.Bucket);
+        r.Response.StatusCode = 200;
+        r.Response.ContentType = "application/json";
+        r.Response.ContentLength = stored.Length;
+        await r.Response.Body.WriteAsync(stored, r.Aborted);
+    }
+
+    /// <summary>PutBucketPolicy: a JSON policy document (at most 20 KB, as S3 allows); the front door enforces it.</summary>
+    private async Task PutBucketPolicyAsync(S3Request r)
+    {
+        await RequireBucketAsync(r.Bucket!, r.Aborted);
+        var body = await BodyIngest.ReadSmallBodyAsync(r, 20 * 1024);
+        if (!IsPolicyDocument(body))
+        {
+            throw new S3Exception(400, "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'");
+        }
+
+        await store.SetBucketConfigAsync(r.Bucket!, BucketConfigPolicy, body, r.Aborted);
+        _anyPolicy = (true, options.Clock.GetUtcNow().ToUnixTimeMilliseconds()); // root requests are checked from now on
+        NoContent(r);
+    }
+
+    private async Task DeleteBucketPolicyAsync(S3Request r)
+    {
+        await RequireBucketAsync(r.Bucket!, r.Aborted);
+        await store.SetBucketConfigAsync(r.Bucket!, BucketConfigPolicy, null, r.Aborted);
+        NoContent(r);
+    }
+
+    private static bool IsPolicyDocument(byte[] body)
+    {
+        if (body.Length == 0 || body[0] != (byte)'{')
+        {
+            return false;
+        }
+
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(body);
+            return doc.RootElement.TryGetProperty("Statement", out _);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     private async Task GetBucketNotificationAsync(S3Request r)

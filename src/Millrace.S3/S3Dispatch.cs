@@ -9,7 +9,7 @@ public sealed partial class S3Service
     private static readonly string[] UnsupportedSubresources =
     [
         "acl", "analytics", "accelerate", "cors", "encryption", "intelligent-tiering", "inventory", "legal-hold",
-        "lifecycle", "logging", "metrics", "object-lock", "ownershipControls", "policy", "policyStatus",
+        "lifecycle", "logging", "metrics", "object-lock", "ownershipControls", "policyStatus",
         "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select", "torrent",
         "versions", "website", "metadataTable", "session", "renameObject",
     ];
@@ -17,7 +17,6 @@ public sealed partial class S3Service
     /// <summary>Bucket settings Millrace never has: GET answers S3's "not configured" error for each.</summary>
     private static readonly (string Subresource, int Status, string Code, string Message)[] UnconfiguredBucketSettings =
     [
-        ("policy", 404, "NoSuchBucketPolicy", "The bucket policy does not exist"),
         ("cors", 404, "NoSuchCORSConfiguration", "The CORS configuration does not exist"),
         ("lifecycle", 404, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
         ("website", 404, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"),
@@ -67,6 +66,11 @@ public sealed partial class S3Service
             if (r.Has("notification"))
             {
                 return GetBucketNotificationAsync(r);
+            }
+
+            if (r.Has("policy"))
+            {
+                return GetBucketPolicyAsync(r);
             }
 
             if (r.Has("uploads"))
@@ -123,6 +127,11 @@ public sealed partial class S3Service
                 return PutBucketNotificationAsync(r);
             }
 
+            if (r.Has("policy"))
+            {
+                return PutBucketPolicyAsync(r);
+            }
+
             RejectUnsupported(r);
             if (r.Has("versioning"))
             {
@@ -137,6 +146,11 @@ public sealed partial class S3Service
             if (r.Has("tagging"))
             {
                 return DeleteBucketTaggingAsync(r);
+            }
+
+            if (r.Has("policy"))
+            {
+                return DeleteBucketPolicyAsync(r);
             }
 
             if (UnconfiguredBucketSettings.Any(s => r.Has(s.Subresource)))

@@ -5,6 +5,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Millrace.Gateway;
+using Millrace.Gateway.Authentication;
+using Millrace.Protocol.Auth;
+using Millrace.Protocol.Wire;
 using Millrace.Storage.Objects;
 
 namespace Millrace.S3;
@@ -16,7 +19,7 @@ public sealed partial class S3Service(IObjectStore store, S3Options options) : I
 
     public string Name => "s3";
 
-    public ServiceRoutes Routes { get; } = new() { ObjectStorage = true };
+    public ServiceRoutes Routes { get; } = new() { ObjectStorage = true, AuthErrors = AuthErrorStyle.S3 };
 
     public IObjectStore Store => store;
 
@@ -28,6 +31,21 @@ public sealed partial class S3Service(IObjectStore store, S3Options options) : I
 
     /// <summary>The canonical user id shown as Owner/ID.</summary>
     public string OwnerId => _ownerId;
+
+    /// <inheritdoc/>
+    public Task WriteErrorAsync(HttpContext http, ServiceException error)
+    {
+        var requestId = GatewayEndpoint.NewRequestId();
+        http.Response.Headers["x-amz-request-id"] = requestId;
+        http.Response.Headers["x-amz-id-2"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var s3Error = new S3Exception(error.Status ?? 403, error.Code, error.ErrorMessage ?? error.Code);
+        foreach (var (name, value) in error.Fields ?? [])
+        {
+            s3Error.With(name, value?.ToString());
+        }
+
+        return WriteErrorAsync(http, null, requestId, s3Error);
+    }
 
     public async Task HandleAsync(HttpContext http)
     {
@@ -45,6 +63,15 @@ public sealed partial class S3Service(IObjectStore store, S3Options options) : I
         catch (S3Exception e)
         {
             await WriteErrorAsync(http, request, requestId, e);
+        }
+        catch (ContentHashMismatchException e)
+        {
+            await WriteErrorAsync(http, request, requestId, new S3Exception(400, "XAmzContentSHA256Mismatch", e.Message)
+                .With("ClientComputedContentSHA256", e.Claimed).With("S3ComputedContentSHA256", e.Computed));
+        }
+        catch (ChunkSignatureMismatchException e)
+        {
+            await WriteErrorAsync(http, request, requestId, new S3Exception(403, "SignatureDoesNotMatch", e.Message));
         }
         catch (NoSuchBucketException e)
         {
@@ -167,7 +194,7 @@ public sealed partial class S3Service(IObjectStore store, S3Options options) : I
     }
 
     /// <summary>
-    /// Millrace does not verify signatures yet; unsigned requests are accepted. A presigned URL is checked for its
+    /// Signatures are verified by the front door with --auth sigv4 (unsigned requests pass with --auth none). A presigned URL is checked for its
     /// parameters and its expiry (X-Amz-Date + X-Amz-Expires, by the service clock).
     /// </summary>
     private void CheckAuthentication(S3Request request)

@@ -1,3 +1,4 @@
+using Millrace.Gateway.Authentication;
 using Millrace.Kinesis;
 
 namespace Millrace.Server;
@@ -40,6 +41,20 @@ public sealed class MillraceServerOptions : KinesisOptions
 
     /// <summary>An S3-compatible endpoint Firehose's S3 destinations write to instead of Millrace's own S3 (null: Millrace's).</summary>
     public Uri? FirehoseS3Endpoint { get; set; }
+
+    /// <summary>
+    /// How requests are authenticated: <see cref="AuthMode.None"/> (any credentials) or <see cref="AuthMode.SigV4"/>
+    /// (verified signatures, IAM policies enforced). Null: none on a loopback <see cref="Host"/>; any other address
+    /// refuses to start unless the mode is given explicitly.
+    /// </summary>
+    public AuthMode? Auth { get; set; }
+
+    /// <summary>The account root's access key id for <see cref="AuthMode.SigV4"/>; with <see cref="RootSecretAccessKey"/>
+    /// it replaces the stored root key. Both null: the stored one, or one generated at first start.</summary>
+    public string? RootAccessKeyId { get; set; }
+
+    /// <summary>The root key's secret (see <see cref="RootAccessKeyId"/>).</summary>
+    public string? RootSecretAccessKey { get; set; }
 
     /// <summary>How long a Firehose HTTP endpoint destination has to answer a request.</summary>
     public TimeSpan FirehoseHttpTimeout { get; set; } = TimeSpan.FromMinutes(3);

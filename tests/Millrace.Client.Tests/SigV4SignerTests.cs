@@ -8,37 +8,18 @@ namespace Millrace.Client.Tests;
 /// comes from), one test per vector.</summary>
 public sealed class SigV4SignerTests
 {
-    private static readonly JsonElement Suite =
-        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "SigV4TestSuite", "vectors.json"))).RootElement;
+    private static JsonElement Suite => SigV4Vectors.Suite;
 
-    public static TheoryData<string> VectorNames()
-    {
-        var names = new TheoryData<string>();
-        foreach (var v in Suite.GetProperty("vectors").EnumerateArray())
-            names.Add(v.GetProperty("name").GetString()!);
-        return names;
-    }
+    public static TheoryData<string> VectorNames() => [.. SigV4Vectors.Names()];
 
-    private static JsonElement Vector(string name) =>
-        Suite.GetProperty("vectors").EnumerateArray().Single(v => v.GetProperty("name").GetString() == name);
+    private static JsonElement Vector(string name) => SigV4Vectors.Vector(name);
 
-    private static AwsCredentials Credentials(string? token = null) => new(
-        Suite.GetProperty("credentials").GetProperty("accessKeyId").GetString()!,
-        Suite.GetProperty("credentials").GetProperty("secretAccessKey").GetString()!, token);
+    private static AwsCredentials Credentials(string? token = null) => new(SigV4Vectors.AccessKeyId, SigV4Vectors.SecretAccessKey, token);
 
-    /// <summary>Parses the suite's request format: "METHOD target HTTP/1.1", "Name:value" lines, a blank line, body.</summary>
     private static (string Method, string Path, string Query, List<KeyValuePair<string, string>> Headers, byte[] Body) Parse(string request)
     {
-        var blank = request.IndexOf("\n\n", StringComparison.Ordinal);
-        var head = blank < 0 ? request : request[..blank];
-        var body = blank < 0 ? "" : request[(blank + 2)..];
-        var lines = head.Split('\n');
-        var first = lines[0];
-        var method = first[..first.IndexOf(' ', StringComparison.Ordinal)];
-        var target = first[(method.Length + 1)..first.LastIndexOf(" HTTP/", StringComparison.Ordinal)];
-        var q = target.IndexOf('?', StringComparison.Ordinal);
-        var headers = lines.Skip(1).Select(l => new KeyValuePair<string, string>(l[..l.IndexOf(':', StringComparison.Ordinal)], l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..])).ToList();
-        return (method, q < 0 ? target : target[..q], q < 0 ? "" : target[q..], headers, Encoding.UTF8.GetBytes(body));
+        var r = SigV4Vectors.Parse(request);
+        return (r.Method, r.Path, r.Query, r.Headers, r.Body);
     }
 
     [Theory]

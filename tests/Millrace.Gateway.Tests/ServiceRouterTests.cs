@@ -6,21 +6,12 @@ namespace Millrace.Gateway.Tests;
 /// <summary>How the one endpoint tells services apart, request shape by request shape.</summary>
 public sealed class ServiceRouterTests
 {
-    private sealed class Named(string name, ServiceRoutes routes) : IAwsService
-    {
-        public string Name => name;
-
-        public ServiceRoutes Routes => routes;
-
-        public Task HandleAsync(HttpContext http) => Task.CompletedTask;
-    }
-
-    private static readonly Named Kinesis = new("kinesis", new() { TargetPrefixes = ["Kinesis_20131202"], SigningNames = ["kinesis"], DefaultForJsonPosts = true });
-    private static readonly Named Dynamo = new("dynamodb", new() { TargetPrefixes = ["DynamoDB_20120810"] });
-    private static readonly Named Lambda = new("lambda", new() { PathPrefixes = ["/2015-03-31/functions", "/2015-03-31/event-source-mappings"] });
-    private static readonly Named Monitoring = new("monitoring", new() { SmithyServiceNames = ["GraniteServiceVersion20100801"], TargetPrefixes = ["GraniteServiceVersion20100801"] });
-    private static readonly Named Sts = new("sts", new());
-    private static readonly Named S3 = new("s3", new() { ObjectStorage = true });
+    private static readonly NamedService Kinesis = new("kinesis", new() { TargetPrefixes = ["Kinesis_20131202"], SigningNames = ["kinesis"], DefaultForJsonPosts = true });
+    private static readonly NamedService Dynamo = new("dynamodb", new() { TargetPrefixes = ["DynamoDB_20120810"] });
+    private static readonly NamedService Lambda = new("lambda", new() { PathPrefixes = ["/2015-03-31/functions", "/2015-03-31/event-source-mappings"] });
+    private static readonly NamedService Monitoring = new("monitoring", new() { SmithyServiceNames = ["GraniteServiceVersion20100801"], TargetPrefixes = ["GraniteServiceVersion20100801"] });
+    private static readonly NamedService Sts = new("sts", new());
+    private static readonly NamedService S3 = new("s3", new() { ObjectStorage = true });
 
     private static readonly ServiceRouter Router = new([Kinesis, Dynamo, Lambda, Monitoring, Sts, S3]);
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -309,4 +310,16 @@ public static class TestServices
                 };
             });
     }
+}
+
+/// <summary>A service that only has a name and routes: what the router and the front door's checks look at.</summary>
+internal sealed class NamedService(string name, ServiceRoutes routes) : IAwsService
+{
+    public string Name => name;
+
+    public ServiceRoutes Routes => routes;
+
+    public Task HandleAsync(HttpContext http) => Task.CompletedTask;
+
+    public Task WriteErrorAsync(HttpContext http, Millrace.Protocol.Wire.ServiceException error) => Task.CompletedTask;
 }

@@ -221,10 +221,10 @@ public sealed class FunctionExecutor : IAsyncDisposable
             ["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + f.Runtime,
             ["AWS_REGION"] = _options.Region,
             ["AWS_DEFAULT_REGION"] = _options.Region,
-            // Local credentials: Millrace accepts any unless SigV4 verification is turned on.
-            ["AWS_ACCESS_KEY_ID"] = "AKIDMILLRACELAMBDA",
-            ["AWS_SECRET_ACCESS_KEY"] = "millrace-lambda-secret",
-            ["AWS_SESSION_TOKEN"] = "millrace-lambda-session",
+            // The execution role's session (--auth sigv4), else placeholders --auth none accepts.
+            ["AWS_ACCESS_KEY_ID"] = f.Credentials?.AccessKeyId ?? "AKIDMILLRACELAMBDA",
+            ["AWS_SECRET_ACCESS_KEY"] = f.Credentials?.SecretAccessKey ?? "millrace-lambda-secret",
+            ["AWS_SESSION_TOKEN"] = f.Credentials?.SessionToken ?? "millrace-lambda-session",
         };
         if (_options.ServiceEndpoint is { } endpoint)
         {

@@ -12,7 +12,8 @@ public sealed record FunctionInstance(
     IReadOnlyDictionary<string, string> Environment,
     string CodeDirectory,
     string RevisionId,
-    string? LayerDirectory = null)
+    string? LayerDirectory = null,
+    FunctionCredentials? Credentials = null)
 {
     /// <summary>Environments are reused only for exactly this configuration and code.</summary>
     public string PoolKey => $"{Name}:{Version}:{RevisionId}";

@@ -134,8 +134,13 @@ public sealed class ServiceModel
     {
         using var stream = typeof(ServiceModel).Assembly.GetManifestResourceStream("models/" + name + ".json")
             ?? throw new KeyNotFoundException($"No embedded service model '{name}' (known: {string.Join(", ", EmbeddedNames)}).");
-        return Load(stream);
+        var model = Load(stream);
+        model.Name = name;
+        return model;
     }
+
+    /// <summary>The embedded model's name ("kinesis", "sts"...); empty for a model loaded from a stream.</summary>
+    public string Name { get; private set; } = "";
 }
 
 /// <summary>One operation: its HTTP binding and its input, output and error shapes.</summary>

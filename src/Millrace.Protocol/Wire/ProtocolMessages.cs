@@ -19,6 +19,12 @@ public sealed class ProtocolRequest
 
     public ReadOnlyMemory<byte> Body { get; init; }
 
+    /// <summary>The principal whose signature the front door verified; null when signatures are not checked.</summary>
+    public Millrace.Protocol.Auth.CallerIdentity? Caller { get; init; }
+
+    /// <summary>The verified request's source address, transport, region and time; null when signatures are not checked.</summary>
+    public Millrace.Protocol.Auth.RequestFacts? Facts { get; init; }
+
     public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
 
     public string ContentType => Header("Content-Type") ?? "";

@@ -11,6 +11,9 @@ using Millrace.Kinesis.Limits;
 using Millrace.DynamoDb;
 using Millrace.Firehose;
 using Millrace.Gateway;
+using Millrace.Gateway.Authentication;
+using Millrace.Iam;
+using Millrace.Iam.Policies;
 using Millrace.Glue;
 using Millrace.Lambda;
 using Millrace.Lambda.Runtime;
@@ -20,6 +23,7 @@ using Millrace.Storage;
 using Millrace.Storage.Delivery;
 using Millrace.Storage.Catalog;
 using Millrace.Storage.Functions;
+using Millrace.Storage.Identity;
 using Millrace.Storage.Logs;
 using Millrace.Storage.Objects;
 using Millrace.Storage.Tables;
@@ -37,8 +41,11 @@ public sealed class MillraceHost : IAsyncDisposable
     private readonly IStreamStore _store;
     private readonly HostResources _resources;
 
-    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint, HostResources resources, Uri? dynamoEndpoint, IReadOnlyList<IAwsService> services)
+    private MillraceHost(WebApplication app, IStreamStore store, Uri endpoint, Uri? tlsEndpoint, HostResources resources, Uri? dynamoEndpoint, IReadOnlyList<IAwsService> services,
+        AuthMode auth, RootKey? rootKey)
     {
+        Auth = auth;
+        RootKey = rootKey;
         _app = app;
         _store = store;
         Endpoint = endpoint;
@@ -54,6 +61,12 @@ public sealed class MillraceHost : IAsyncDisposable
     /// <summary>Every service answering on <see cref="Endpoint"/>, in routing order.</summary>
     public IReadOnlyList<IAwsService> Services { get; }
 
+    /// <summary>How requests are authenticated.</summary>
+    public AuthMode Auth { get; }
+
+    /// <summary>The account root's access key with <see cref="AuthMode.SigV4"/> (its secret only when it was generated at this start).</summary>
+    public RootKey? RootKey { get; }
+
     /// <summary>The address clients use, e.g. http://127.0.0.1:4567.</summary>
     public Uri Endpoint { get; }
 
@@ -67,6 +80,10 @@ public sealed class MillraceHost : IAsyncDisposable
             address = options.Host == "localhost" ? IPAddress.Loopback : throw new ArgumentException($"--host must be an IP address, not {options.Host}");
         }
 
+        var auth = options.Auth ?? (IPAddress.IsLoopback(address) ? AuthMode.None
+            : throw new AuthConfigurationException(
+                $"refusing to listen on {options.Host} without --auth sigv4: anyone who can reach that address could read and change every stream, "
+                + "bucket and function. Run with --auth sigv4 (signatures verified, IAM policies enforced), or with --auth none to accept any credentials anyway."));
         Directory.CreateDirectory(options.DataDirectory);
         var keys = new KmsKeyStore(options.KmsKeyDirectory ?? Path.Combine(options.DataDirectory, "keys"), options.Region, options.AccountId);
         var store = await EmbeddedStreamStore.OpenAsync(
@@ -147,6 +164,9 @@ public sealed class MillraceHost : IAsyncDisposable
             resources.Catalog = SqliteCatalogStore.Open(Path.Combine(options.DataDirectory, "glue"));
             var glue = new GlueService(resources.Catalog, new GlueOptions { Region = options.Region, AccountId = options.AccountId, Clock = options.Clock });
 
+            resources.Identities = SqliteIdentityStore.Open(Path.Combine(options.DataDirectory, "iam"));
+            var identities = new IdentityDirectory(resources.Identities, new SecretSealer(IdentitySealingKey(keys)), options.AccountId, options.Clock);
+
             var lambdaDirectory = Path.Combine(options.DataDirectory, "lambda");
             resources.Functions = SqliteFunctionStore.Open(lambdaDirectory);
             var lambdaOptions = new LambdaOptions
@@ -157,6 +177,7 @@ public sealed class MillraceHost : IAsyncDisposable
                 WorkDirectory = Path.Combine(lambdaDirectory, "run"),
                 Concurrency = options.LambdaConcurrency,
                 IdleTimeout = options.LambdaIdleTimeout,
+                RoleCredentials = auth == AuthMode.SigV4 ? new RoleSessionBridge(identities).CredentialsAsync : null,
             };
             resources.Executor = await FunctionExecutor.StartAsync(lambdaOptions, new FunctionLogBridge(logs), ct);
             resources.Lambda = new LambdaService(resources.Functions, resources.Executor, lambdaOptions, new BucketObjectBridge(s3),
@@ -187,8 +208,26 @@ public sealed class MillraceHost : IAsyncDisposable
                     Schemas = glue,
                 });
 
+            RootKey? rootKey = null;
+            RequestAuthenticator? authenticator = null;
+            RequestAuthorizer? authorizer = null;
+            if (auth == AuthMode.SigV4)
+            {
+                var (rootId, generated) = await identities.EnsureRootKeyAsync(options.RootAccessKeyId, options.RootSecretAccessKey, ct);
+                rootKey = new RootKey(rootId, generated, Path.Combine(options.DataDirectory, "iam", "identities.db"), keys.Directory);
+                authenticator = new RequestAuthenticator(identities, options.Clock);
+                authorizer = new RequestAuthorizer(identities, options.Region,
+                    [new StreamResourcePolicies(streams), s3, resources.Lambda]);
+            }
+
+            var iam = new IamService(identities);
+            var sts = new StsService(identities, (caller, action, resource, token) =>
+                authorizer?.IdentityAllowsAsync(caller, action, resource, token) ?? Task.FromResult(true));
+
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
-            var gateway = new GatewayEndpoint(new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint, glue.Endpoint]));
+            var gateway = new GatewayEndpoint(
+                new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint, glue.Endpoint, iam.Endpoint, sts.Endpoint]),
+                authenticator, authorizer);
             app.Run(gateway.HandleAsync);
 
             await app.StartAsync(ct);
@@ -221,7 +260,7 @@ public sealed class MillraceHost : IAsyncDisposable
                 throw;
             }
 
-            return new MillraceHost(app, store, mainEndpoint, tlsEndpoint, resources, dynamoEndpoint, gateway.Router.Services);
+            return new MillraceHost(app, store, mainEndpoint, tlsEndpoint, resources, dynamoEndpoint, gateway.Router.Services, auth, rootKey);
         }
         catch
         {
@@ -229,6 +268,23 @@ public sealed class MillraceHost : IAsyncDisposable
             await store.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>The key secret access keys are sealed with: "millrace-iam" in the key directory, created at first use.</summary>
+    private static byte[] IdentitySealingKey(KmsKeyStore keys)
+    {
+        const string KeyId = "millrace-iam";
+        var key = new byte[32];
+        if (!keys.TryGetKey(KeyId, key))
+        {
+            keys.CreateKey(KeyId);
+            if (!keys.TryGetKey(KeyId, key))
+            {
+                throw new InvalidOperationException($"cannot read the identity key {KeyId} in {keys.Directory}");
+            }
+        }
+
+        return key;
     }
 
     /// <summary>A slim ASP.NET builder that logs warnings and errors only, one line each.</summary>
@@ -278,6 +334,8 @@ public sealed class MillraceHost : IAsyncDisposable
         public SqliteLogStore? Logs { get; set; }
 
         public SqliteCatalogStore? Catalog { get; set; }
+
+        public SqliteIdentityStore? Identities { get; set; }
 
         public SqliteFunctionStore? Functions { get; set; }
 
@@ -362,6 +420,8 @@ public sealed class MillraceHost : IAsyncDisposable
             Logs = null;
             Catalog?.Dispose();
             Catalog = null;
+            Identities?.Dispose();
+            Identities = null;
             if (Objects is not null)
             {
                 await Objects.DisposeAsync();
@@ -376,3 +436,10 @@ public sealed class MillraceHost : IAsyncDisposable
         }
     }
 }
+
+/// <summary>The account root's access key: its id, its secret when it was generated at this start (shown once), and
+/// where it is kept (the identity database; the secret sealed with a key of the key directory).</summary>
+public sealed record RootKey(string AccessKeyId, string? GeneratedSecret, string StorePath, string KeyDirectory);
+
+/// <summary>A configuration <c>millrace serve</c> refuses to start with (the message says why).</summary>
+public sealed class AuthConfigurationException(string message) : Exception(message);

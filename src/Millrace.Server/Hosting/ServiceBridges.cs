@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -5,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Millrace.Gateway;
 using Millrace.Kinesis;
+using Millrace.Iam;
 using Millrace.Lambda;
 using Microsoft.AspNetCore.Http;
 using Millrace.Protocol;
@@ -207,5 +209,40 @@ internal static class FirehoseKeys
         {
             throw new ServiceException("InvalidKMSResourceException", e.ErrorMessage ?? e.ErrorType);
         }
+    }
+}
+
+/// <summary>
+/// Execution-role credentials for Lambda's environments (--auth sigv4): one 12-hour session per role, renewed when
+/// less than an hour is left, so environments started at any time hold credentials that outlive them.
+/// </summary>
+internal sealed class RoleSessionBridge(IdentityDirectory identities)
+{
+    private static readonly TimeSpan Duration = TimeSpan.FromHours(12);
+    private readonly ConcurrentDictionary<string, (FunctionCredentials Credentials, DateTimeOffset Expiration)> _sessions = new(StringComparer.Ordinal);
+
+    public async Task<FunctionCredentials?> CredentialsAsync(string roleArn, CancellationToken ct)
+    {
+        var now = identities.Clock.GetUtcNow();
+        if (_sessions.TryGetValue(roleArn, out var cached) && cached.Expiration - now > TimeSpan.FromHours(1))
+        {
+            return cached.Credentials;
+        }
+
+        var prefix = $"arn:aws:iam::{identities.AccountId}:role/";
+        if (!roleArn.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var session = await identities.IssueRoleSessionAsync(roleArn[(roleArn.LastIndexOf('/') + 1)..], "millrace-lambda", Duration, null, ct);
+        if (session is null)
+        {
+            return null;
+        }
+
+        var credentials = new FunctionCredentials(session.AccessKeyId, session.SecretAccessKey, session.SessionToken);
+        _sessions[roleArn] = (credentials, session.Expiration);
+        return credentials;
     }
 }

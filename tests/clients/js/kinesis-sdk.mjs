@@ -38,7 +38,7 @@ if (!endpoint || !streamName || !['h1', 'h2'].includes(mode)) {
 
 const deadline = Date.now() + 50_000; // whole script budget
 const region = 'us-east-1';
-const credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret' };
+const credentials = { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKID', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'secret' };
 const MAX_HASH = (1n << 128n) - 1n;
 
 class CheckFailed extends Error {}

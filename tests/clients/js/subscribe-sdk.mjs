@@ -28,7 +28,7 @@ if (!endpoint || !streamName) {
 }
 
 const deadline = Date.now() + 60_000;
-const client = new KinesisClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' }, maxAttempts: 1 });
+const client = new KinesisClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'AKID', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'secret' }, maxAttempts: 1 });
 const handlerName = client.config.requestHandler?.constructor?.name;
 
 class CheckFailed extends Error {}
