@@ -16,4 +16,10 @@ public sealed class FirehoseConnections
 
     /// <summary>The Glue Data Catalog, for record format conversion's table schemas.</summary>
     public ITableSchemas? Schemas { get; init; }
+
+    /// <summary>
+    /// Whether a role's policies allow an action on a resource (--auth sigv4): deliveries act as the destination's
+    /// RoleARN, so a role without s3:PutObject fails its S3 writes with S3.AccessDenied as on AWS. Null: no checks.
+    /// </summary>
+    public Func<string, string, string, CancellationToken, Task<bool>>? RoleAllows { get; init; }
 }

@@ -5,7 +5,7 @@ using Millrace.Protocol.Wire;
 namespace Millrace.Firehose.Delivery;
 
 /// <summary>Where and how objects are written in one bucket: a destination's S3 part, a backup, or the staging bucket of HTTP and Redshift.</summary>
-internal sealed record S3Target(string Bucket, string Prefix, string? ErrorOutputPrefix, string Compression, string? FileExtension, TimeZoneInfo Zone)
+internal sealed record S3Target(string Bucket, string Prefix, string? ErrorOutputPrefix, string Compression, string? FileExtension, TimeZoneInfo Zone, string? RoleArn = null)
 {
     public static S3Target Parse(JsonObject c, bool allowExtended)
     {
@@ -27,7 +27,8 @@ internal sealed record S3Target(string Bucket, string Prefix, string? ErrorOutpu
         }
 
         return new S3Target(arn["arn:aws:s3:::".Length..], ModelDocument.GetString(c["Prefix"]) ?? "", ModelDocument.GetString(c["ErrorOutputPrefix"]),
-            ModelDocument.GetString(c["CompressionFormat"]) ?? "UNCOMPRESSED", allowExtended ? ModelDocument.GetString(c["FileExtension"]) : null, zone);
+            ModelDocument.GetString(c["CompressionFormat"]) ?? "UNCOMPRESSED", allowExtended ? ModelDocument.GetString(c["FileExtension"]) : null, zone,
+            ModelDocument.GetString(c["RoleARN"]));
     }
 }
 

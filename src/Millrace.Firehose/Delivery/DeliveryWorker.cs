@@ -242,6 +242,12 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
         var body = ObjectCompression.Compress(compression, parts, Path.GetFileName(key).Replace(".zip", "", StringComparison.Ordinal));
         var stored = await RetryAsync(async () =>
         {
+            if (connections.RoleAllows is { } allows && target.RoleArn is { } role
+                && !await allows(role, "s3:PutObject", $"arn:aws:s3:::{target.Bucket}/{key}", ct))
+            {
+                throw new DeliveryException("S3.AccessDenied", $"Access Denied: the role {role} may not s3:PutObject in {target.Bucket}.");
+            }
+
             if (!await connections.Objects.WriteAsync(target.Bucket, key, body, ObjectCompression.ContentType(compression), ct))
             {
                 throw new DeliveryException("S3.NoSuchBucket", $"The bucket {target.Bucket} does not exist.");

@@ -25,4 +25,8 @@ public interface IResourcePolicies
 
     /// <summary>The policy document (JSON) of the resource, or null.</summary>
     ValueTask<string?> GetAsync(string resourceArn, CancellationToken cancellationToken = default);
+
+    /// <summary>The resource an operation acts on when its input names it only opaquely (Kinesis GetRecords' shard
+    /// iterator names its stream); null to use the action table's template.</summary>
+    string? ResourceOf(string operation, System.Text.Json.Nodes.JsonObject input) => null;
 }

@@ -66,7 +66,8 @@ public sealed class RequestAuthorizer(IdentityDirectory directory, string region
                 continue;
             }
 
-            foreach (var resource in Resources(permission, input, caller, also: !ReferenceEquals(permission, entry)) ?? [])
+            var resolved = ReferenceEquals(permission, entry) ? resourcePolicies?.ResourceOf(operation, input) : null;
+            foreach (var resource in resolved is not null ? [resolved] : Resources(permission, input, caller, also: !ReferenceEquals(permission, entry)) ?? [])
             {
                 var request = new AuthorizationRequest(permission.Action!, resource, caller, keys);
                 var resourcePolicy = resourcePolicies is null ? null : Parse(await resourcePolicies.GetAsync(ResourcePolicyArn(resource), http.RequestAborted));
@@ -91,6 +92,27 @@ public sealed class RequestAuthorizer(IdentityDirectory directory, string region
 
         var request = new AuthorizationRequest(action, resource, caller, RequestKeys.Of(caller, null));
         return PolicyEvaluator.Evaluate(request, await IdentityPoliciesAsync(caller, ct), null, Parse(await directory.SessionPolicyAsync(caller, ct))) == Decision.Allow;
+    }
+
+    /// <summary>
+    /// Whether a role's policies (and the resource's own policy) allow an action: Millrace's own services act as the
+    /// roles their configuration names (a delivery stream's RoleARN). False for a role that does not exist.
+    /// </summary>
+    public async Task<bool> RoleAllowsAsync(string roleArn, string action, string resource, CancellationToken ct)
+    {
+        var roleName = roleArn[(roleArn.LastIndexOf('/') + 1)..];
+        if (!roleArn.StartsWith($"arn:aws:iam::{directory.AccountId}:role/", StringComparison.Ordinal)
+            || await directory.Store.GetAsync(IdentityDirectory.Role, "", roleName, ct) is null)
+        {
+            return false;
+        }
+
+        var caller = new CallerIdentity(PrincipalKind.AssumedRole, directory.AccountId, $"arn:aws:sts::{directory.AccountId}:assumed-role/{roleName}/millrace",
+            roleName, "", roleName) { RoleArn = roleArn };
+        var service = action[..action.IndexOf(':', StringComparison.Ordinal)];
+        var resourcePolicy = _resources.TryGetValue(service, out var source) ? Parse(await source.GetAsync(ResourcePolicyArn(resource), ct)) : null;
+        var request = new AuthorizationRequest(action, resource, caller, RequestKeys.Of(caller, null));
+        return PolicyEvaluator.Evaluate(request, await IdentityPoliciesAsync(caller, ct), resourcePolicy) == Decision.Allow;
     }
 
     private static ServiceException Denied(AuthErrorStyle style, string message) => style switch

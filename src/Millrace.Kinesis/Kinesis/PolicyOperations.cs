@@ -4,7 +4,7 @@ using Millrace.Protocol;
 namespace Millrace.Kinesis;
 
 /// <summary>PutResourcePolicy, GetResourcePolicy and DeleteResourcePolicy on streams. The document is stored as
-/// given and returned verbatim; Millrace does not evaluate it (requests are not authorized by policy).</summary>
+/// given and returned verbatim; with --auth sigv4 the front door evaluates it (<see cref="StreamResourcePolicies"/>).</summary>
 public sealed class PolicyOperations(StreamService streams)
 {
     /// <summary>What GetResourcePolicy answers for a stream without a policy (Policy is required in the output).</summary>

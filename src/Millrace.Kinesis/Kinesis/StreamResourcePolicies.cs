@@ -14,6 +14,12 @@ public sealed class StreamResourcePolicies(StreamService streams) : IResourcePol
     public async ValueTask<bool> AnyAsync(CancellationToken cancellationToken = default) =>
         (await streams.Catalog.ListAsync(cancellationToken)).Any(s => s.ResourcePolicy is not null || s.Consumers.Any(c => c.ResourcePolicy is not null));
 
+    /// <summary>GetRecords names its stream only inside the shard iterator.</summary>
+    public string? ResourceOf(string operation, System.Text.Json.Nodes.JsonObject input) =>
+        operation == "GetRecords" && input["ShardIterator"]?.GetValue<string>() is { } token && streams.Tokens.TryDecodeIterator(token, out var state)
+            ? streams.StreamArn(state.StreamName)
+            : null;
+
     public async ValueTask<string?> GetAsync(string resourceArn, CancellationToken cancellationToken = default)
     {
         try

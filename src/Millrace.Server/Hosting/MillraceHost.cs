@@ -184,6 +184,8 @@ public sealed class MillraceHost : IAsyncDisposable
                 new KinesisCallBridge(operations, options.Clock));
             objectEvents.Lambda = resources.Lambda;
 
+            // The authorizer needs every service's resource policies, so the delivery streams created before it wait for it.
+            var roleAuthorizer = new TaskCompletionSource<RequestAuthorizer>(TaskCreationOptions.RunContinuationsAsynchronously);
             var firehoseDirectory = Path.Combine(options.DataDirectory, "firehose");
             resources.DeliveryStreams = SqliteDeliveryStreamStore.Open(firehoseDirectory);
             resources.Buffers = await EmbeddedStreamStore.OpenAsync(
@@ -206,6 +208,7 @@ public sealed class MillraceHost : IAsyncDisposable
                     Functions = resources.Lambda,
                     Kinesis = new KinesisCallBridge(operations, options.Clock),
                     Schemas = glue,
+                    RoleAllows = auth == AuthMode.SigV4 ? async (role, action, resource, token) => await (await roleAuthorizer.Task).RoleAllowsAsync(role, action, resource, token) : null,
                 });
 
             RootKey? rootKey = null;
@@ -218,6 +221,7 @@ public sealed class MillraceHost : IAsyncDisposable
                 authenticator = new RequestAuthenticator(identities, options.Clock);
                 authorizer = new RequestAuthorizer(identities, options.Region,
                     [new StreamResourcePolicies(streams), s3, resources.Lambda]);
+                roleAuthorizer.SetResult(authorizer);
             }
 
             var iam = new IamService(identities);

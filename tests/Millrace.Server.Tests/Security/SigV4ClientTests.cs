@@ -10,7 +10,7 @@ namespace Millrace.Server.Tests.Security;
 /// The right key works on every service, over HTTP/1.1 and HTTP/2, with aws-chunked uploads and presigned URLs; an
 /// unknown key, a wrong secret, a tampered body, a request 20 minutes old, an expired presigned URL and an inactive key
 /// get each service's own error; IAM policies (identity, resource, explicit deny, conditions on source IP and TLS,
-/// role sessions, Lambda execution roles) allow and deny as AWS does.
+/// role sessions, Lambda execution roles, Firehose delivery roles) allow and deny as AWS does.
 /// </summary>
 public sealed class SigV4ClientTests(SigV4ServerFixture fixture) : IClassFixture<SigV4ServerFixture>
 {
@@ -42,6 +42,7 @@ public sealed class SigV4ClientTests(SigV4ServerFixture fixture) : IClassFixture
         Assert.Equal("ok", summary.GetProperty("resource_policies").GetString());
         Assert.Equal("ok", summary.GetProperty("roles").GetString());
         Assert.Equal("ok", summary.GetProperty("lambda_role").GetString());
+        Assert.Equal("ok", summary.GetProperty("firehose_role").GetString());
     }
 
     [Fact]

@@ -117,6 +117,15 @@ scoped = user("scoped", inline={"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["kinesis:Put*", "kinesis:Describe*"], "Resource": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/ord*"},
     {"Effect": "Allow", "NotAction": ["s3:Delete*", "s3:Put*"], "Resource": ["arn:aws:s3:::tutorial-bucket", "arn:aws:s3:::tutorial-bucket/*"]}]})
 client("kinesis", scoped).put_record(StreamName="orders", Data=b"x", PartitionKey="p")
+# GetRecords names its stream only in the shard iterator: a consumer scoped to one stream reads it.
+consumer = user("consumer", inline={"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"], "Resource": stream_arn}]})
+ck = client("kinesis", consumer)
+cit = ck.get_shard_iterator(StreamName="orders", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+assert len(ck.get_records(ShardIterator=cit)["Records"]) >= 5
+audit_shard = client("kinesis").list_shards(StreamName="audit")["Shards"][0]["ShardId"]
+audit_it = client("kinesis").get_shard_iterator(StreamName="audit", ShardId=audit_shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+denied("GetRecords on another stream's iterator", lambda: ck.get_records(ShardIterator=audit_it), "AccessDeniedException", 400)
 denied("scoped other stream", lambda: client("kinesis", scoped).put_record(StreamName="audit", Data=b"x", PartitionKey="p"), "AccessDeniedException", 400)
 client("s3", scoped).get_object(Bucket="tutorial-bucket", Key="private/b.txt")
 denied("NotAction", lambda: client("s3", scoped).delete_object(Bucket="tutorial-bucket", Key="private/b.txt"), "AccessDenied", 403)
@@ -203,5 +212,34 @@ bad = functions.invoke(FunctionName="fn-nothing", Payload=b"{}")
 error = bad["Payload"].read().decode()
 assert bad.get("FunctionError") == "Unhandled" and "AccessDeniedException" in error, error
 summary["lambda_role"] = "ok"
+
+# Firehose delivers as the destination's RoleARN: without s3:PutObject nothing is written (S3.AccessDenied, retried);
+# once the role may write, the retried delivery lands.
+iam.create_role(RoleName="firehose-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+client("s3").create_bucket(Bucket="firehose-out")
+firehose = client("firehose")
+firehose.create_delivery_stream(DeliveryStreamName="as-role", DeliveryStreamType="DirectPut", ExtendedS3DestinationConfiguration={
+    "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose-role", "BucketARN": "arn:aws:s3:::firehose-out",
+    "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+for _ in range(100):
+    if firehose.describe_delivery_stream(DeliveryStreamName="as-role")["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE":
+        break
+    time.sleep(0.1)
+firehose.put_record(DeliveryStreamName="as-role", Record={"Data": b"delivered as the role\n"})
+time.sleep(2)
+assert "Contents" not in client("s3").list_objects_v2(Bucket="firehose-out"), "written without s3:PutObject"
+iam.put_role_policy(RoleName="firehose-role", PolicyName="write", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::firehose-out/*"}]}))
+objects = []
+for _ in range(300):
+    objects = client("s3").list_objects_v2(Bucket="firehose-out").get("Contents", [])
+    if objects:
+        break
+    time.sleep(0.1)
+assert objects, "the retried delivery did not land once the role may write"
+body = client("s3").get_object(Bucket="firehose-out", Key=objects[0]["Key"])["Body"].read()
+assert body == b"delivered as the role\n", body
+summary["firehose_role"] = "ok"
 
 print("SUMMARY " + json.dumps(summary))
