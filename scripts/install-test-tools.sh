@@ -3,7 +3,7 @@
 # JavaScript v3 (tests/clients/js/node_modules, from the committed package-lock.json), npm aws-lambda-ric
 # (tests/clients/lambda-ric; its install builds a native module, with Debian's autoconf, automake and libtool),
 # checks python3 + boto3, and installs the PostgreSQL 15 server (Debian postgresql-15) for the Redshift tests and
-# logrotate for the agent's rotation tests.
+# logrotate for the agent's rotation tests, and AFL++ with the SharpFuzz tool for the fuzzing run.
 # Idempotent and quiet; takes about a second when everything is already in place. Prints details only on failure.
 set -euo pipefail
 
@@ -103,3 +103,12 @@ if ! command -v logrotate >/dev/null 2>&1 && [[ ! -x /usr/sbin/logrotate ]]; the
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq logrotate
   } >"$log" 2>&1 || fail "apt-get install logrotate failed"
 fi
+
+# 8. Debian's AFL++, for the bounded coverage-guided fuzzing run of ./test (scripts/fuzz.sh), and the SharpFuzz tool.
+if ! command -v afl-fuzz >/dev/null 2>&1; then
+  {
+    as_root apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++
+  } >"$log" 2>&1 || fail "apt-get install afl++ failed"
+fi
+(cd "$root" && dotnet tool restore) >"$log" 2>&1 || fail "dotnet tool restore (SharpFuzz) failed"

@@ -153,7 +153,7 @@ public sealed class AgentConfiguration
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+            root = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new AgentConfigurationException("the configuration must be a JSON object");
         }
         catch (JsonException e)

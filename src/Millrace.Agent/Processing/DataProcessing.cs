@@ -427,7 +427,8 @@ internal sealed class Ec2Metadata : IDataConverter
         JsonObject? data;
         try
         {
-            data = JsonNode.Parse(record) as JsonObject;
+            // A record with a repeated key is not taken for JSON (JsonObject would throw when enumerated).
+            data = JsonNode.Parse(record, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject;
         }
         catch (JsonException)
         {
@@ -471,7 +472,7 @@ internal sealed class Ec2Metadata : IDataConverter
                 return null;
             }
 
-            var document = JsonNode.Parse(response.Content.ReadAsStream())!.AsObject();
+            var document = JsonNode.Parse(response.Content.ReadAsStream(), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false })!.AsObject();
             return new JsonObject
             {
                 ["privateIp"] = document["privateIp"]?.DeepClone(),

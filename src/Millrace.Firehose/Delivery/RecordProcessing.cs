@@ -167,7 +167,7 @@ internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvoc
         {
             try
             {
-                var envelope = JsonNode.Parse(r.Data.Span)!.AsObject();
+                var envelope = JsonNode.Parse(r.Data.Span, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument)!.AsObject();
                 if (envelope["messageType"]?.GetValue<string>() == "CONTROL_MESSAGE")
                 {
                     continue;
@@ -345,7 +345,7 @@ internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvoc
         JsonArray? list;
         try
         {
-            list = JsonNode.Parse(payload)?["records"] as JsonArray;
+            list = JsonNode.Parse(payload, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument)?["records"] as JsonArray;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

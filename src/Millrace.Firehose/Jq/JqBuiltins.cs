@@ -282,7 +282,7 @@ internal static class JqBuiltins
     {
         try
         {
-            return JsonNode.Parse(s);
+            return JsonNode.Parse(s, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument);
         }
         catch (JsonException e)
         {

@@ -55,7 +55,7 @@ public sealed class JqProgram
         JsonNode? input;
         try
         {
-            input = JsonNode.Parse(utf8Json);
+            input = JsonNode.Parse(utf8Json, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument);
         }
         catch (JsonException e)
         {

@@ -37,6 +37,12 @@ internal static class S3SigV2
             signature = request.Query["Signature"].ToString();
             date = request.Query["Expires"].ToString();
         }
+        else if (request.Query.ContainsKey("AWSAccessKeyId") || !header.StartsWith("AWS ", StringComparison.Ordinal))
+        {
+            // Found by fuzzing (sigv4-verify): a query signature next to some other Authorization header.
+            return new ServiceException("InvalidArgument",
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified", 400);
+        }
         else
         {
             var credential = header["AWS ".Length..];

@@ -33,7 +33,7 @@ public sealed class EventFilter
             JsonNode? pattern;
             try
             {
-                pattern = JsonNode.Parse(text);
+                pattern = JsonNode.Parse(text, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument);
             }
             catch (JsonException)
             {
@@ -58,7 +58,7 @@ public sealed class EventFilter
         JsonNode? parsed;
         try
         {
-            parsed = JsonNode.Parse(data);
+            parsed = JsonNode.Parse(data, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument);
         }
         catch (JsonException)
         {

@@ -659,7 +659,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         JsonNode? response;
         try
         {
-            response = payload.Length == 0 ? null : JsonNode.Parse(payload);
+            response = payload.Length == 0 ? null : JsonNode.Parse(payload, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument);
         }
         catch (JsonException)
         {

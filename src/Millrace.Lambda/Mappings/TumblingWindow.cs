@@ -40,7 +40,7 @@ internal sealed class TumblingWindow(long start, long length)
     {
         try
         {
-            if (payload.Length > 0 && JsonNode.Parse(payload) is JsonObject response && response.TryGetPropertyValue("state", out var state))
+            if (payload.Length > 0 && JsonNode.Parse(payload, documentOptions: Millrace.Protocol.Wire.JsonText.StrictDocument) is JsonObject response && response.TryGetPropertyValue("state", out var state))
             {
                 State = state?.ToJsonString() ?? "{}";
                 return true;

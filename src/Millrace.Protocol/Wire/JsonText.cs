@@ -7,6 +7,12 @@ namespace Millrace.Protocol.Wire;
 /// </summary>
 public static class JsonText
 {
+    /// <summary>
+    /// Parsing options for JSON from outside (records, function responses, headers): a repeated property is a
+    /// JsonException at once, rather than an ArgumentException later when the JsonObject is first read.
+    /// </summary>
+    public static readonly System.Text.Json.JsonDocumentOptions StrictDocument = new() { AllowDuplicateProperties = false };
+
     public const string UndecodableString = "Invalid UTF-8 or an unpaired UTF-16 surrogate escape in a JSON string.";
 
     /// <summary>True for the exception System.Text.Json throws when a string it was asked for does not decode.</summary>

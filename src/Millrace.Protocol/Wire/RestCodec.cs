@@ -202,7 +202,7 @@ public abstract class RestCodec(ServiceModel model) : ProtocolCodec(model)
         {
             try
             {
-                return JsonNode.Parse(Convert.FromBase64String(header.Trim()));
+                return JsonNode.Parse(Convert.FromBase64String(header.Trim()), documentOptions: JsonText.StrictDocument);
             }
             catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException)
             {

@@ -173,4 +173,14 @@ public sealed class ConverterTests
             Environment.SetEnvironmentVariable("AWS_EC2_METADATA_SERVICE_ENDPOINT", previous);
         }
     }
+
+    /// <summary>Found by coverage-guided fuzzing (bench/Millrace.Fuzz, target agent-json): a repeated key crashed the
+    /// agent with an ArgumentException instead of a configuration error.</summary>
+    [Fact]
+    public void A_repeated_key_in_agent_json_is_a_configuration_error()
+    {
+        const string Text = """{"flows":[{"filePattern":"/tmp/a.log","kinesisStream":"s","dataProcessingOptions":[{"optionName":"LOGTOJSON","logFormat":"SYSLOG","logFormat":"SYSLOG"}]}]}""";
+        var e = Assert.Throws<AgentConfigurationException>(() => AgentConfiguration.Parse(Text, "/tmp"));
+        Assert.Contains("logFormat", e.Message, StringComparison.Ordinal);
+    }
 }
