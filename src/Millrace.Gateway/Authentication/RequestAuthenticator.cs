@@ -152,7 +152,8 @@ public sealed class RequestAuthenticator(IAccessKeys keys, TimeProvider clock)
             var bodyHash = await HashBodyAsync(http);
             if (bodyHash is null)
             {
-                return null; // over every service's cap: the service answers 413 without reading it
+                // Larger than any service takes: refused unread (and never passed on unverified).
+                return new ServiceException("RequestEntityTooLargeException", $"Request must be smaller than {MaxHashedBody} bytes.", 413);
             }
 
             if (contentSha.Length > 0 && contentSha != bodyHash && contentSha != UnsignedPayload)
@@ -250,7 +251,7 @@ public sealed class RequestAuthenticator(IAccessKeys keys, TimeProvider clock)
         return false;
     }
 
-    /// <summary>Reads the whole body, puts it back for the service, and returns its hex SHA-256 (null when too large to hold).</summary>
+    /// <summary>Reads the whole body, puts it back for the service, and returns its hex SHA-256 (null when over <see cref="MaxHashedBody"/>).</summary>
     private static async Task<string?> HashBodyAsync(HttpContext http)
     {
         var request = http.Request;
@@ -264,8 +265,20 @@ public sealed class RequestAuthenticator(IAccessKeys keys, TimeProvider clock)
             return null;
         }
 
+        // A body of unknown length (chunked transfer) is read only up to the cap.
         var body = new MemoryStream(request.ContentLength is long n ? (int)n : 256);
-        await request.Body.CopyToAsync(body, http.RequestAborted);
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            if (body.Length + read > MaxHashedBody)
+            {
+                return null;
+            }
+
+            body.Write(chunk, 0, read);
+        }
+
         body.Position = 0;
         request.Body = body;
         return Convert.ToHexStringLower(SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
