@@ -137,11 +137,13 @@ public sealed partial class S3Service
         await WriteRawAsync(r, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"" + S3Xml.Namespace + "\"/>");
     }
 
-    private static async Task WriteRawAsync(S3Request r, string xml)
+    private static Task WriteRawAsync(S3Request r, string xml) => WriteStoredAsync(r, Encoding.UTF8.GetBytes(xml), "application/xml");
+
+    /// <summary>A 200 with a document as stored (a configuration's XML, a policy's JSON).</summary>
+    private static async Task WriteStoredAsync(S3Request r, byte[] body, string contentType)
     {
-        var body = Encoding.UTF8.GetBytes(xml);
         r.Response.StatusCode = 200;
-        r.Response.ContentType = "application/xml";
+        r.Response.ContentType = contentType;
         r.Response.ContentLength = body.Length;
         await r.Response.Body.WriteAsync(body, r.Aborted);
     }
@@ -184,10 +186,7 @@ public sealed partial class S3Service
         await RequireBucketAsync(r.Bucket!, r.Aborted);
         var stored = await store.GetBucketConfigAsync(r.Bucket!, BucketConfigPolicy, r.Aborted)
             ?? throw new S3Exception(404, "NoSuchBucketPolicy", "The bucket policy does not exist").With("BucketName", r.Bucket);
-        r.Response.StatusCode = 200;
-        r.Response.ContentType = "application/json";
-        r.Response.ContentLength = stored.Length;
-        await r.Response.Body.WriteAsync(stored, r.Aborted);
+        await WriteStoredAsync(r, stored, "application/json");
     }
 
     /// <summary>PutBucketPolicy: a JSON policy document (at most 20 KB, as S3 allows); the front door enforces it.</summary>
@@ -239,10 +238,7 @@ public sealed partial class S3Service
             return;
         }
 
-        r.Response.StatusCode = 200;
-        r.Response.ContentType = "application/xml";
-        r.Response.ContentLength = stored.Length;
-        await r.Response.Body.WriteAsync(stored, r.Aborted);
+        await WriteStoredAsync(r, stored, "application/xml");
     }
 
     private async Task PutBucketNotificationAsync(S3Request r)

@@ -48,56 +48,22 @@ public static class PolicyEvaluator
     public static Decision Evaluate(AuthorizationRequest request, IReadOnlyList<PolicyDocument> identityPolicies, PolicyDocument? resourcePolicy,
         PolicyDocument? sessionPolicy = null)
     {
-        bool identityAllows = false;
-        foreach (var policy in identityPolicies)
+        var (identityDenies, identityAllows) = Scan(identityPolicies, request, principalRequired: false);
+        if (identityDenies)
         {
-            foreach (var statement in policy.Statements)
-            {
-                if (Applies(statement, request, principalRequired: false))
-                {
-                    if (!statement.Allow)
-                    {
-                        return Decision.ExplicitIdentityDeny;
-                    }
-
-                    identityAllows = true;
-                }
-            }
+            return Decision.ExplicitIdentityDeny;
         }
 
-        bool resourceAllows = false;
-        if (resourcePolicy is not null)
+        var (resourceDenies, resourceAllows) = Scan(resourcePolicy is null ? [] : [resourcePolicy], request, principalRequired: true);
+        if (resourceDenies)
         {
-            foreach (var statement in resourcePolicy.Statements)
-            {
-                if (Applies(statement, request, principalRequired: true))
-                {
-                    if (!statement.Allow)
-                    {
-                        return Decision.ExplicitResourceDeny;
-                    }
-
-                    resourceAllows = true;
-                }
-            }
+            return Decision.ExplicitResourceDeny;
         }
 
-        bool sessionAllows = true;
-        if (sessionPolicy is not null)
+        var (sessionDenies, sessionAllows) = sessionPolicy is null ? (false, true) : Scan([sessionPolicy], request, principalRequired: false);
+        if (sessionDenies)
         {
-            sessionAllows = false;
-            foreach (var statement in sessionPolicy.Statements)
-            {
-                if (Applies(statement, request, principalRequired: false))
-                {
-                    if (!statement.Allow)
-                    {
-                        return Decision.SessionPolicyDeny;
-                    }
-
-                    sessionAllows = true;
-                }
-            }
+            return Decision.SessionPolicyDeny;
         }
 
         if (request.Caller.Kind == PrincipalKind.Root || resourceAllows || (identityAllows && sessionAllows))
@@ -106,6 +72,26 @@ public static class PolicyEvaluator
         }
 
         return identityAllows ? Decision.SessionPolicyDeny : Decision.ImplicitDeny;
+    }
+
+    /// <summary>Whether any statement that applies denies, and whether any allows.</summary>
+    private static (bool Denies, bool Allows) Scan(IEnumerable<PolicyDocument> policies, AuthorizationRequest request, bool principalRequired)
+    {
+        bool allows = false;
+        foreach (var statement in policies.SelectMany(p => p.Statements))
+        {
+            if (Applies(statement, request, principalRequired))
+            {
+                if (!statement.Allow)
+                {
+                    return (true, allows);
+                }
+
+                allows = true;
+            }
+        }
+
+        return (false, allows);
     }
 
     /// <summary>AWS's AccessDenied message for a decision.</summary>
