@@ -18,8 +18,10 @@ public sealed class FirehoseConnections
     public ITableSchemas? Schemas { get; init; }
 
     /// <summary>
-    /// Whether a role's policies allow an action on a resource (--auth sigv4): deliveries act as the destination's
-    /// RoleARN, so a role without s3:PutObject fails its S3 writes with S3.AccessDenied as on AWS. Null: no checks.
+    /// Whether a role's policies allow an action on a resource (--auth sigv4): deliveries act as the roles they name,
+    /// as on AWS. The source's RoleARN reads the Kinesis stream; the destination's RoleARN (or the Lambda processor's
+    /// RoleArn) invokes the transformation and writes S3, so a role without s3:PutObject fails its writes with
+    /// S3.AccessDenied and one without lambda:InvokeFunction fails its records with Lambda.InvokeAccessDenied. Null: no checks.
     /// </summary>
-    public Func<string, string, string, CancellationToken, Task<bool>>? RoleAllows { get; init; }
+    public RoleAuthorization? RoleAllows { get; init; }
 }

@@ -64,3 +64,53 @@ public interface ITableSchemas
     /// </summary>
     ValueTask<TableSchema?> GetTableSchemaAsync(string? catalogId, string database, string table, string? versionId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Whether a role's policies (and the resource's own policy) allow an action on a resource: Millrace's services act as
+/// the roles their configuration names (a delivery stream's RoleARN, a function's execution role), as AWS's do.
+/// </summary>
+public delegate Task<bool> RoleAuthorization(string roleArn, string action, string resource, CancellationToken cancellationToken);
+
+/// <summary>
+/// Kinesis called as a role: every call is authorized as <c>kinesis:&lt;Operation&gt;</c> on the stream (or, for
+/// SubscribeToShard and DescribeStreamConsumer, the consumer) first, and refused with Kinesis's AccessDeniedException
+/// when the role may not. The role is looked up at each call, so a changed execution role takes effect at once.
+/// </summary>
+public sealed class RoleKinesisCalls(IKinesisCalls inner, string streamArn, Func<CancellationToken, ValueTask<string?>> roleOf, RoleAuthorization allows) : IKinesisCalls
+{
+    public async Task<byte[]> CallUtf8Async(string operation, JsonObject input, CancellationToken cancellationToken = default)
+    {
+        await AuthorizeAsync(operation, input, cancellationToken);
+        return await inner.CallUtf8Async(operation, input, cancellationToken);
+    }
+
+    public async IAsyncEnumerable<byte[]> SubscribeToShardAsync(JsonObject input, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await AuthorizeAsync("SubscribeToShard", input, cancellationToken);
+        await foreach (var e in inner.SubscribeToShardAsync(input, cancellationToken))
+        {
+            yield return e;
+        }
+    }
+
+    /// <summary>Throws AccessDeniedException unless the role may run <paramref name="operation"/> on what the input names.</summary>
+    public async Task AuthorizeAsync(string operation, JsonObject input, CancellationToken cancellationToken)
+    {
+        var resource = input["ConsumerARN"]?.GetValue<string>() ?? streamArn;
+        var action = "kinesis:" + operation;
+        var role = await roleOf(cancellationToken);
+        if (role is null || !await allows(role, action, resource, cancellationToken))
+        {
+            throw new Millrace.Protocol.Wire.ServiceException("AccessDeniedException", Denial(role, action, resource));
+        }
+    }
+
+    /// <summary>IAM's wording for a role's session refused an action.</summary>
+    public static string Denial(string? roleArn, string action, string resource)
+    {
+        var parts = roleArn?.Split(':') ?? [];
+        var who = roleArn is null || parts.Length < 6 ? roleArn ?? "(no role)"
+            : $"arn:aws:sts::{parts[4]}:assumed-role/{roleArn[(roleArn.LastIndexOf('/') + 1)..]}/millrace";
+        return $"User: {who} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action";
+    }
+}

@@ -27,6 +27,12 @@ public sealed class LambdaOptions
     /// </summary>
     public Func<string, CancellationToken, Task<FunctionCredentials?>>? RoleCredentials { get; set; }
 
+    /// <summary>
+    /// Whether a role may do an action on a resource (--auth sigv4): event-source mappings read their stream as the
+    /// function's execution role, as AWS's do. Null: no checks.
+    /// </summary>
+    public Gateway.RoleAuthorization? RoleAllows { get; set; }
+
     /// <summary>The waits before the two retries of a failed asynchronous invocation (AWS: about 1 and 2 minutes).</summary>
     public IReadOnlyList<TimeSpan> AsyncRetryDelays { get; init; } = [TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2)];
 }

@@ -108,6 +108,21 @@ public sealed partial class LambdaService : IAsyncDisposable, IFunctionInvocatio
         return qualifier is null ? FunctionArn(name) : $"{FunctionArn(name)}:{qualifier}";
     }
 
+    /// <summary>The execution role of the function an ARN (qualified or not) designates; null when it is gone.</summary>
+    internal async ValueTask<string?> RoleOfAsync(string functionArn, CancellationToken ct)
+    {
+        var (name, qualifier) = ParseName(new JsonObject { ["FunctionName"] = functionArn });
+        try
+        {
+            var (_, config, _) = await ResolveAsync(name, qualifier, ct);
+            return config["Role"]?.GetValue<string>();
+        }
+        catch (ServiceException e) when (e.Code == "ResourceNotFoundException")
+        {
+            return null;
+        }
+    }
+
     /// <summary>The service on the one endpoint.</summary>
     public ModelService Endpoint { get; }
 

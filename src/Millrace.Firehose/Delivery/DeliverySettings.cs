@@ -56,6 +56,9 @@ internal sealed record DeliverySettings(
 {
     public const long MiB = 1024 * 1024;
 
+    /// <summary>The role the destination acts as (its RoleARN; the S3 part's for HTTP and Redshift destinations).</summary>
+    public string? RoleArn => ModelDocument.GetString(Configuration["RoleARN"]) ?? S3.RoleArn;
+
     public static DeliverySettings Parse(JsonObject destination)
     {
         var kind = destination["Kind"]!.GetValue<string>();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Millrace.Aggregation;
+using Millrace.Gateway;
 using Millrace.Storage;
 using Millrace.Storage.Delivery;
 
@@ -33,12 +34,12 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
             _settings = DeliverySettings.Parse(document["Destination"]!.AsObject());
             _version = document["VersionId"]!.GetValue<int>();
             _sourceArn = document["Source"]?["KinesisStreamSourceDescription"]?["KinesisStreamARN"]?.GetValue<string>();
-            _processing = new RecordProcessing(_settings, connections.Functions, options, document["DeliveryStreamARN"]!.GetValue<string>(), _sourceArn);
+            _processing = new RecordProcessing(_settings, connections.Functions, connections.RoleAllows, options, document["DeliveryStreamARN"]!.GetValue<string>(), _sourceArn);
             var checkpoints = await store.GetCheckpointsAsync(live.Name, ct);
             var position = checkpoints.TryGetValue(BufferCheckpoint, out var p) ? ulong.Parse(p, CultureInfo.InvariantCulture) : 0;
-            var source = _sourceArn is not null && connections.Kinesis is not null
+            var source = _sourceArn is not null && connections.Kinesis is { } kinesis
                 ? new KinesisSourceReader(live, _sourceArn, document["Source"]!["KinesisStreamSourceDescription"]!["DeliveryStartTimestamp"]!.GetValue<long>(),
-                    connections.Kinesis, store, buffers, options).RunAsync(ct)
+                    SourceAsRole(kinesis, document), store, buffers, options).RunAsync(ct)
                 : Task.CompletedTask;
             try
             {
@@ -63,6 +64,18 @@ internal sealed partial class DeliveryWorker(LiveStream live, IDeliveryStreamSto
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>The source stream as the source's RoleARN reads it: a role that may not GetRecords reads nothing (the records wait in the stream).</summary>
+    private IKinesisCalls SourceAsRole(IKinesisCalls kinesis, JsonObject document)
+    {
+        if (connections.RoleAllows is not { } allows)
+        {
+            return kinesis;
+        }
+
+        var role = document["Source"]!["KinesisStreamSourceDescription"]!["RoleARN"]?.GetValue<string>();
+        return new RoleKinesisCalls(kinesis, _sourceArn!, _ => ValueTask.FromResult(role), allows);
     }
 
     /// <summary>Reads buffered records until the size hint is reached or the oldest has waited the interval hint.</summary>

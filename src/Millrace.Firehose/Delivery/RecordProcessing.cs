@@ -13,7 +13,7 @@ namespace Millrace.Firehose.Delivery;
 /// CloudWatch Logs extraction, the Lambda transformation, MetadataExtraction (jq) for partition keys, and finally
 /// AppendDelimiterToRecord. Records that fail a stage leave the batch as <see cref="FailedRecord"/>s.
 /// </summary>
-internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvocations? functions, FirehoseOptions options, string streamArn, string? sourceStreamArn)
+internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvocations? functions, RoleAuthorization? roleAllows, FirehoseOptions options, string streamArn, string? sourceStreamArn)
 {
     /// <summary>Lambda's synchronous payload limit (6 MB), minus room for the event's envelope.</summary>
     private const int MaxInvokePayload = 6_000_000 - 64 * 1024;
@@ -242,14 +242,14 @@ internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvoc
                 end++;
             }
 
-            await InvokeChunkAsync(records.GetRange(start, end - start), arn, retries, output, failed, ct);
+            await InvokeChunkAsync(records.GetRange(start, end - start), arn, p.Get("RoleArn") ?? settings.RoleArn, retries, output, failed, ct);
             start = end;
         }
 
         return output;
     }
 
-    private async Task InvokeChunkAsync(List<FirehoseRecord> chunk, string arn, int retries, List<FirehoseRecord> output, List<FailedRecord> failed, CancellationToken ct)
+    private async Task InvokeChunkAsync(List<FirehoseRecord> chunk, string arn, string? roleArn, int retries, List<FirehoseRecord> output, List<FailedRecord> failed, CancellationToken ct)
     {
         var payload = Event(chunk);
         string code = "Lambda.FunctionError", message = "";
@@ -263,6 +263,11 @@ internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvoc
 
             try
             {
+                if (roleAllows is not null && (roleArn is null || !await roleAllows(roleArn, "lambda:InvokeFunction", arn, ct)))
+                {
+                    throw new ServiceException("AccessDeniedException", RoleKinesisCalls.Denial(roleArn, "lambda:InvokeFunction", arn));
+                }
+
                 var response = functions is null
                     ? throw new ServiceException("ResourceNotFoundException", "Lambda is not available on this server.")
                     : await functions.InvokeAsync(arn, payload, ct);
@@ -284,6 +289,7 @@ internal sealed class RecordProcessing(DeliverySettings settings, IFunctionInvoc
                 {
                     "TooManyRequestsException" => "Lambda.InvokeLimitExceeded",
                     "ResourceNotFoundException" => "Lambda.FunctionNotFound",
+                    "AccessDeniedException" => "Lambda.InvokeAccessDenied",
                     _ => "Lambda.InvokeFailed",
                 };
                 message = e.ErrorMessage ?? e.Code;

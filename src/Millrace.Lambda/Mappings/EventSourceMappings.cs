@@ -33,6 +33,41 @@ internal sealed class EventSourceMappings : IAsyncDisposable
 
     internal IKinesisCalls Kinesis => _kinesis ?? throw new InvalidOperationException("no Kinesis service");
 
+    /// <summary>Kinesis as a mapping's function's execution role reads it (--auth sigv4), or as is.</summary>
+    internal IKinesisCalls KinesisAs(string functionArn, string streamArn) =>
+        _options.RoleAllows is { } allows ? new RoleKinesisCalls(Kinesis, streamArn, ct => _lambda.RoleOfAsync(functionArn, ct), allows) : Kinesis;
+
+    /// <summary>
+    /// As AWS checks at creation: the execution role must be able to read the stream (and subscribe through the
+    /// consumer), or the mapping is refused rather than left polling nothing.
+    /// </summary>
+    private async Task CheckRoleReadsAsync(string functionArn, string source, string streamArn, CancellationToken ct)
+    {
+        if (_options.RoleAllows is null)
+        {
+            return;
+        }
+
+        var calls = (RoleKinesisCalls)KinesisAs(functionArn, streamArn);
+        try
+        {
+            foreach (var operation in new[] { "GetRecords", "GetShardIterator", "DescribeStream", "ListShards" })
+            {
+                await calls.AuthorizeAsync(operation, [], ct);
+            }
+
+            if (source != streamArn)
+            {
+                await calls.AuthorizeAsync("SubscribeToShard", new JsonObject { ["ConsumerARN"] = source }, ct);
+            }
+        }
+        catch (ServiceException e) when (e.Code == "AccessDeniedException")
+        {
+            throw Invalid($"Cannot access stream {source}. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, ListShards"
+                + (source != streamArn ? ", SubscribeToShard" : "") + " Actions on your stream in IAM.");
+        }
+    }
+
     internal LambdaOptions Options => _options;
 
     /// <summary>Starts the runners of every enabled mapping (after a restart they resume from their checkpoints).</summary>
@@ -89,6 +124,7 @@ internal sealed class EventSourceMappings : IAsyncDisposable
         }
 
         var functionArn = await _lambda.FunctionArnOfAsync(ModelDocument.GetString(input["FunctionName"])!, ctx.Cancellation);
+        await CheckRoleReadsAsync(functionArn, source, streamArn, ctx.Cancellation);
         var starting = ModelDocument.GetString(input["StartingPosition"]) ?? throw Invalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null");
         if (starting == "AT_TIMESTAMP" && input["StartingPositionTimestamp"] is null)
         {
@@ -292,6 +328,8 @@ internal sealed class EventSourceMappings : IAsyncDisposable
             if (ModelDocument.GetString(input["FunctionName"]) is { } name)
             {
                 document["FunctionArn"] = await _lambda.FunctionArnOfAsync(name, ctx.Cancellation);
+                var source = document["EventSourceArn"]!.GetValue<string>();
+                await CheckRoleReadsAsync(document["FunctionArn"]!.GetValue<string>(), source, StreamArnOf(source), ctx.Cancellation);
             }
 
             foreach (var key in new[] { "BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor", "MaximumRecordAgeInSeconds",

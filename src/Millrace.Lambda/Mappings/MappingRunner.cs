@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Millrace.Gateway;
 using Millrace.Protocol.Wire;
 using Millrace.Storage.Functions;
 
@@ -53,6 +54,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan ShardDiscovery = TimeSpan.FromSeconds(1);
     private const int MaxPayloadBytes = 6 * 1024 * 1024 - 64 * 1024;
+    private const string UnreadableSource = "PROBLEM: Lambda is unable to read the event source: ";
 
     private readonly EventSourceMappings _owner;
     private readonly string _id;
@@ -64,6 +66,7 @@ internal sealed class MappingRunner : IAsyncDisposable
     private readonly string _functionName;
     private readonly string? _qualifier;
     private readonly EventFilter? _filter;
+    private readonly IKinesisCalls _kinesis;
     private Task _loop = Task.CompletedTask;
 
     public MappingRunner(EventSourceMappings owner, string id, JsonObject document)
@@ -80,6 +83,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         _functionName = parts[0];
         _qualifier = parts.Length > 1 ? parts[1] : null;
         _filter = EventFilter.Parse(document["FilterCriteria"]);
+        _kinesis = owner.KinesisAs(function, _streamArn);
     }
 
     public string? LastProcessingResult { get; private set; }
@@ -115,6 +119,11 @@ internal sealed class MappingRunner : IAsyncDisposable
                 {
                     await StartReadyShardsAsync(ct);
                 }
+                catch (ServiceException e) when (e.Code == "AccessDeniedException")
+                {
+                    // The execution role lost its Kinesis permissions: nothing is read (the records wait in the stream) until it has them again.
+                    LastProcessingResult = UnreadableSource + e.ErrorMessage;
+                }
                 catch (ServiceException)
                 {
                     // The stream is gone or changing: look again at the next tick.
@@ -143,7 +152,7 @@ internal sealed class MappingRunner : IAsyncDisposable
         do
         {
             var input = token is null ? new JsonObject { ["StreamARN"] = _streamArn } : new JsonObject { ["NextToken"] = token };
-            var page = await _owner.Kinesis.CallAsync("ListShards", input, ct);
+            var page = await _kinesis.CallAsync("ListShards", input, ct);
             shards.AddRange(page["Shards"]!.AsArray().Select(s => s!.AsObject()));
             token = page["NextToken"]?.GetValue<string>();
         }
@@ -185,8 +194,8 @@ internal sealed class MappingRunner : IAsyncDisposable
 
     private IShardReader Reader(string shardId, string? checkpoint, bool childShard) =>
         _consumerArn is null
-            ? new PollingShardReader(_owner.Kinesis, _document, _streamArn, shardId, checkpoint, childShard)
-            : new SubscriptionShardReader(_owner.Kinesis, _document, _consumerArn, _streamArn, shardId, checkpoint, childShard);
+            ? new PollingShardReader(_kinesis, _document, _streamArn, shardId, checkpoint, childShard)
+            : new SubscriptionShardReader(_kinesis, _document, _consumerArn, _streamArn, shardId, checkpoint, childShard);
 
     /// <summary>
     /// Reads a shard and runs its batches: with ParallelizationFactor N, records are spread over N lanes by partition
@@ -270,9 +279,13 @@ internal sealed class MappingRunner : IAsyncDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
-        catch (ServiceException)
+        catch (ServiceException e)
         {
-            // The shard or stream went away; discovery decides what happens next.
+            // The shard or stream went away, or the role may no longer read it; discovery decides what happens next.
+            if (e.Code == "AccessDeniedException")
+            {
+                LastProcessingResult = UnreadableSource + e.ErrorMessage;
+            }
         }
 
         await Task.WhenAll(running.Where(t => t is not null)!).ContinueWith(_ => { }, TaskScheduler.Default);

@@ -169,6 +169,11 @@ public sealed class MillraceHost : IAsyncDisposable
 
             var lambdaDirectory = Path.Combine(options.DataDirectory, "lambda");
             resources.Functions = SqliteFunctionStore.Open(lambdaDirectory);
+            // The authorizer needs every service's resource policies, so the services created before it wait for it.
+            var roleAuthorizer = new TaskCompletionSource<RequestAuthorizer>(TaskCreationOptions.RunContinuationsAsynchronously);
+            RoleAuthorization? roleAllows = auth == AuthMode.SigV4
+                ? async (role, action, resource, token) => await (await roleAuthorizer.Task).RoleAllowsAsync(role, action, resource, token)
+                : null;
             var lambdaOptions = new LambdaOptions
             {
                 Region = options.Region,
@@ -178,14 +183,13 @@ public sealed class MillraceHost : IAsyncDisposable
                 Concurrency = options.LambdaConcurrency,
                 IdleTimeout = options.LambdaIdleTimeout,
                 RoleCredentials = auth == AuthMode.SigV4 ? new RoleSessionBridge(identities).CredentialsAsync : null,
+                RoleAllows = roleAllows,
             };
             resources.Executor = await FunctionExecutor.StartAsync(lambdaOptions, new FunctionLogBridge(logs), ct);
             resources.Lambda = new LambdaService(resources.Functions, resources.Executor, lambdaOptions, new BucketObjectBridge(s3),
                 new KinesisCallBridge(operations, options.Clock));
             objectEvents.Lambda = resources.Lambda;
 
-            // The authorizer needs every service's resource policies, so the delivery streams created before it wait for it.
-            var roleAuthorizer = new TaskCompletionSource<RequestAuthorizer>(TaskCreationOptions.RunContinuationsAsynchronously);
             var firehoseDirectory = Path.Combine(options.DataDirectory, "firehose");
             resources.DeliveryStreams = SqliteDeliveryStreamStore.Open(firehoseDirectory);
             resources.Buffers = await EmbeddedStreamStore.OpenAsync(
@@ -208,7 +212,7 @@ public sealed class MillraceHost : IAsyncDisposable
                     Functions = resources.Lambda,
                     Kinesis = new KinesisCallBridge(operations, options.Clock),
                     Schemas = glue,
-                    RoleAllows = auth == AuthMode.SigV4 ? async (role, action, resource, token) => await (await roleAuthorizer.Task).RoleAllowsAsync(role, action, resource, token) : null,
+                    RoleAllows = roleAllows,
                 });
 
             RootKey? rootKey = null;

@@ -43,6 +43,9 @@ public sealed class SigV4ClientTests(SigV4ServerFixture fixture) : IClassFixture
         Assert.Equal("ok", summary.GetProperty("roles").GetString());
         Assert.Equal("ok", summary.GetProperty("lambda_role").GetString());
         Assert.Equal("ok", summary.GetProperty("firehose_role").GetString());
+        Assert.Equal("ok", summary.GetProperty("mapping_role").GetString());
+        Assert.Equal("ok", summary.GetProperty("firehose_source_role").GetString());
+        Assert.Equal("ok", summary.GetProperty("firehose_transform_role").GetString());
     }
 
     [Fact]

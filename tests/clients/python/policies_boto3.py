@@ -242,4 +242,71 @@ body = client("s3").get_object(Bucket="firehose-out", Key=objects[0]["Key"])["Bo
 assert body == b"delivered as the role\n", body
 summary["firehose_role"] = "ok"
 
+
+def eventually(what, probe, tries=300, pause=0.1):
+    for _ in range(tries):
+        value = probe()
+        if value:
+            return value
+        time.sleep(pause)
+    raise AssertionError(f"{what}: not seen in {tries * pause:.0f} s")
+
+
+# Event-source mappings read their stream as the function's execution role: a role that may not read the stream is
+# refused at creation with Lambda's message; a mapping whose role loses its Kinesis permissions stops reading and says why.
+denied("mapping whose role cannot read", lambda: functions.create_event_source_mapping(
+    FunctionName="fn-nothing", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/audit", StartingPosition="LATEST"),
+    "InvalidParameterValueException", 400,
+    f"Cannot access stream arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/audit. Please ensure the role can perform the GetRecords, "
+    "GetShardIterator, DescribeStream, ListShards Actions on your stream in IAM.")
+mapping = functions.create_event_source_mapping(FunctionName="fn-writer", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/audit",
+                                                StartingPosition="TRIM_HORIZON", BatchSize=10)["UUID"]
+client("kinesis").put_record(StreamName="audit", Data=b"for the mapping", PartitionKey="m")
+eventually("mapping processed as its role",
+           lambda: functions.get_event_source_mapping(UUID=mapping)["LastProcessingResult"] == "OK")
+iam.detach_role_policy(RoleName="fn-writer", PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisFullAccess")
+problem = eventually("mapping whose role lost kinesis:GetRecords", lambda: (lambda r: r if r.startswith("PROBLEM: Lambda is unable to read") else None)(
+    functions.get_event_source_mapping(UUID=mapping)["LastProcessingResult"]))
+assert f"assumed-role/fn-writer/millrace is not authorized to perform: kinesis:" in problem, problem
+functions.delete_event_source_mapping(UUID=mapping)
+summary["mapping_role"] = "ok"
+
+# A Kinesis-sourced delivery stream reads its source as the source's RoleARN: without kinesis:GetRecords nothing is read
+# (the records wait in the stream); once the role may read, they are delivered.
+iam.create_role(RoleName="firehose-reader", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+firehose.create_delivery_stream(DeliveryStreamName="from-stream", DeliveryStreamType="KinesisStreamAsSource",
+    KinesisStreamSourceConfiguration={"KinesisStreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/orders",
+                                      "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose-reader"},
+    ExtendedS3DestinationConfiguration={"RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose-role", "BucketARN": "arn:aws:s3:::firehose-out",
+                                        "Prefix": "from-stream/", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+eventually("source stream ACTIVE", lambda: firehose.describe_delivery_stream(DeliveryStreamName="from-stream")[
+    "DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE")
+client("kinesis").put_record(StreamName="orders", Data=b"read as the source role\n", PartitionKey="f")
+time.sleep(2)
+assert "Contents" not in client("s3").list_objects_v2(Bucket="firehose-out", Prefix="from-stream/"), "read without kinesis:GetRecords"
+iam.attach_role_policy(RoleName="firehose-reader", PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisReadOnlyAccess")
+landed = eventually("source read once the role may", lambda: client("s3").list_objects_v2(Bucket="firehose-out", Prefix="from-stream/").get("Contents"))
+body = client("s3").get_object(Bucket="firehose-out", Key=landed[0]["Key"])["Body"].read()
+assert b"read as the source role\n" in body, body
+summary["firehose_source_role"] = "ok"
+
+# A Lambda transformation is invoked as the destination's role: without lambda:InvokeFunction the records go to the
+# error output as processing-failed with Firehose's Lambda.InvokeAccessDenied.
+fn_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:fn-writer"
+firehose.create_delivery_stream(DeliveryStreamName="transform-as-role", DeliveryStreamType="DirectPut", ExtendedS3DestinationConfiguration={
+    "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose-role", "BucketARN": "arn:aws:s3:::firehose-out", "Prefix": "transformed/",
+    "ErrorOutputPrefix": "errors/", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+    "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "Lambda", "Parameters": [
+        {"ParameterName": "LambdaArn", "ParameterValue": fn_arn}, {"ParameterName": "NumberOfRetries", "ParameterValue": "0"}]}]}})
+eventually("transforming stream ACTIVE", lambda: firehose.describe_delivery_stream(DeliveryStreamName="transform-as-role")[
+    "DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE")
+firehose.put_record(DeliveryStreamName="transform-as-role", Record={"Data": b"not transformed"})
+failed = eventually("processing-failed output", lambda: client("s3").list_objects_v2(Bucket="firehose-out", Prefix="errors/").get("Contents"))
+error = json.loads(client("s3").get_object(Bucket="firehose-out", Key=failed[0]["Key"])["Body"].read().splitlines()[0])
+assert error["errorCode"] == "Lambda.InvokeAccessDenied", error
+assert f"not authorized to perform: lambda:InvokeFunction on resource: {fn_arn}" in error["errorMessage"], error
+assert "Contents" not in client("s3").list_objects_v2(Bucket="firehose-out", Prefix="transformed/")
+summary["firehose_transform_role"] = "ok"
+
 print("SUMMARY " + json.dumps(summary))
