@@ -804,7 +804,8 @@ internal sealed class MappingRunner : IAsyncDisposable
                 ["payload"] = Encoding.UTF8.GetString(Event(shardId, batch)),
             };
             var key = $"aws/lambda/{_id}/{shardId}/{now:yyyy}/{now:MM}/{now:dd}/{now:yyyy-MM-dd'T'HH.mm.ss}-{Guid.NewGuid()}";
-            for (var attempt = 0; attempt < 5; attempt++)
+            var writable = await RoleMayWriteAsync(bucket, key, ct);
+            for (var attempt = 0; writable && attempt < 5; attempt++)
             {
                 try
                 {
@@ -822,6 +823,25 @@ internal sealed class MappingRunner : IAsyncDisposable
         }
 
         await done(batch);
+    }
+
+    /// <summary>As on AWS, the on-failure record is written as the execution role: one that may not s3:PutObject there writes nothing, and says so.</summary>
+    private async Task<bool> RoleMayWriteAsync(string bucket, string key, CancellationToken ct)
+    {
+        if (_owner.Options.RoleAllows is not { } allows)
+        {
+            return true;
+        }
+
+        var role = await _owner.Lambda.RoleOfAsync(_document["FunctionArn"]!.GetValue<string>(), ct);
+        var resource = $"arn:aws:s3:::{bucket}/{key}";
+        if (role is not null && await allows(role, "s3:PutObject", resource, ct))
+        {
+            return true;
+        }
+
+        LastProcessingResult = "PROBLEM: Lambda is unable to write to the on-failure destination: " + RoleKinesisCalls.Denial(role, "s3:PutObject", resource);
+        return false;
     }
 
     public async ValueTask DisposeAsync()

@@ -269,6 +269,29 @@ problem = eventually("mapping whose role lost kinesis:GetRecords", lambda: (lamb
     functions.get_event_source_mapping(UUID=mapping)["LastProcessingResult"]))
 assert f"assumed-role/fn-writer/millrace is not authorized to perform: kinesis:" in problem, problem
 functions.delete_event_source_mapping(UUID=mapping)
+
+# A batch given up on goes to the on-failure bucket as the execution role: a role that may read the stream but not
+# s3:PutObject writes nothing there and says so; once it may, the next failed batch is written.
+iam.create_role(RoleName="fn-reader", AssumeRolePolicyDocument=json.dumps(lambda_trust))
+iam.attach_role_policy(RoleName="fn-reader", PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisReadOnlyAccess")
+functions.create_function(FunctionName="fn-reader", Runtime="python3.11", Handler="app.handler", Code={"ZipFile": code.getvalue()},
+                          Role=f"arn:aws:iam::{ACCOUNT}:role/fn-reader", Timeout=30)
+client("s3").create_bucket(Bucket="mapping-failures")
+mapping = functions.create_event_source_mapping(
+    FunctionName="fn-reader", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/audit", StartingPosition="LATEST", BatchSize=10,
+    MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::mapping-failures"}})["UUID"]
+eventually("mapping enabled", lambda: functions.get_event_source_mapping(UUID=mapping)["State"] == "Enabled")
+client("kinesis").put_record(StreamName="audit", Data=b"fails: the role may not put", PartitionKey="m")
+problem = eventually("on-failure write refused", lambda: (lambda r: r if "on-failure destination" in r else None)(
+    functions.get_event_source_mapping(UUID=mapping)["LastProcessingResult"]))
+assert "assumed-role/fn-reader/millrace is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::mapping-failures/aws/lambda/" in problem, problem
+assert "Contents" not in client("s3").list_objects_v2(Bucket="mapping-failures")
+iam.attach_role_policy(RoleName="fn-reader", PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
+client("kinesis").put_record(StreamName="audit", Data=b"fails again", PartitionKey="m")
+written = eventually("on-failure record once the role may write", lambda: client("s3").list_objects_v2(Bucket="mapping-failures").get("Contents"))
+invocation = json.loads(client("s3").get_object(Bucket="mapping-failures", Key=written[0]["Key"])["Body"].read())
+assert invocation["requestContext"]["condition"] == "RetryAttemptsExhausted", invocation["requestContext"]
+functions.delete_event_source_mapping(UUID=mapping)
 summary["mapping_role"] = "ok"
 
 # A Kinesis-sourced delivery stream reads its source as the source's RoleARN: without kinesis:GetRecords nothing is read
