@@ -49,6 +49,9 @@ public static class Program
         var firehoseHttpTimeout = new Option<int>("--firehose-http-timeout-seconds") { Description = "How long a Firehose HTTP endpoint has to answer (AWS: 180).", DefaultValueFactory = _ => 180 };
         var firehoseS3 = new Option<string?>("--firehose-s3-endpoint") { Description = "Deliver Firehose's S3 destinations to this S3-compatible endpoint (e.g. MinIO; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of Millrace's own S3." };
 
+        var metricsRetention = new Option<int>("--metrics-retention-days") { Description = "How long CloudWatch keeps 1-minute metric data (AWS: 15).", DefaultValueFactory = _ => 15 };
+        var alarmInterval = new Option<int>("--alarm-evaluation-seconds") { Description = "How often CloudWatch alarms are evaluated.", DefaultValueFactory = _ => 10 };
+
         var auth = new Option<string?>("--auth")
         {
             Description = "none: any credentials, signatures not checked (the default on loopback); sigv4: SigV4 verified and IAM policies enforced (required off loopback).",
@@ -56,11 +59,11 @@ public static class Program
         auth.AcceptOnlyFromAmong("none", "sigv4");
         var rootKeyId = new Option<string?>("--root-access-key-id") { Description = "With --auth sigv4: the account root's access key id (or MILLRACE_ROOT_ACCESS_KEY_ID); default: generated at first start." };
         var rootSecret = new Option<string?>("--root-secret-access-key") { Description = "With --auth sigv4: the root key's secret (or MILLRACE_ROOT_SECRET_ACCESS_KEY)." };
-        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3, CloudWatch Logs, Lambda and Firehose on one endpoint.")
+        var serve = new Command("serve", "Run the server: Kinesis Data Streams, DynamoDB, S3, CloudWatch metrics and Logs, Lambda and Firehose on one endpoint.")
         {
             host, port, dynamoPort, dataDir, region, account, createDelay, deleteDelay, updateDelay, shardLimit, kmsKeyDir, onDemandLimit,
             enforceLimits, writeBytes, writeRecords, readBytes, getRecords, readPenalty, tlsPort, tlsCert, tlsKey, lambdaConcurrency, lambdaIdle, firehoseS3, firehoseHttpTimeout,
-            auth, rootKeyId, rootSecret,
+            metricsRetention, alarmInterval, auth, rootKeyId, rootSecret,
         };
         serve.SetAction(async (parse, ct) =>
         {
@@ -85,6 +88,8 @@ public static class Program
                 LambdaConcurrency = Math.Max(1, parse.GetValue(lambdaConcurrency)),
                 LambdaIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(lambdaIdle))),
                 FirehoseHttpTimeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(firehoseHttpTimeout))),
+                MetricsRetention = TimeSpan.FromDays(Math.Max(1, parse.GetValue(metricsRetention))),
+                AlarmEvaluationInterval = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(alarmInterval))),
                 FirehoseS3Endpoint = parse.GetValue(firehoseS3) is { } s3Endpoint ? new Uri(s3Endpoint) : null,
                 Auth = parse.GetValue(auth) switch { "sigv4" => AuthMode.SigV4, "none" => AuthMode.None, _ => null },
                 RootAccessKeyId = parse.GetValue(rootKeyId) ?? NonEmpty(Environment.GetEnvironmentVariable("MILLRACE_ROOT_ACCESS_KEY_ID")),

@@ -58,4 +58,13 @@ public sealed class MillraceServerOptions : KinesisOptions
 
     /// <summary>How long a Firehose HTTP endpoint destination has to answer a request.</summary>
     public TimeSpan FirehoseHttpTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>How long CloudWatch keeps 1-minute metric data (AWS: 15 days).</summary>
+    public TimeSpan MetricsRetention { get; set; } = TimeSpan.FromDays(15);
+
+    /// <summary>How often CloudWatch alarms are evaluated.</summary>
+    public TimeSpan AlarmEvaluationInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the services' own metrics are written from memory to the metric store.</summary>
+    public TimeSpan MetricsFlushInterval { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -30,8 +31,11 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         operations["GetRecords"] = GetRecordsAsync;
     }
 
+    private static double ElapsedMs(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+
     private async ValueTask PutRecordAsync(OperationContext ctx)
     {
+        long started = Stopwatch.GetTimestamp();
         var stream = await streams.ResolveForDataAsync(ctx.Input, ctx.CancellationToken);
         if (ctx.GetString("SequenceNumberForOrdering") is { } ordering && !SequenceNumbers.TryParse(ordering, out _, out _))
         {
@@ -47,12 +51,23 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         var open = streams.OpenShards(stream);
         var hashKeys = new[] { HashKeyOf(stream, ctx.Input, partitionKey) };
         var routed = StreamService.RouteToShard(open, hashKeys[0]);
-        limits?.AdmitWrite(stream, routed, data.Length + pkBytes.Length, ctx.NowMs);
+        var metrics = streams.Metrics?.For(stream.StreamName);
+        try
+        {
+            limits?.AdmitWrite(stream, routed, data.Length + pkBytes.Length, ctx.NowMs);
+        }
+        catch (KinesisException e) when (metrics is not null && e.ErrorType == "ProvisionedThroughputExceededException")
+        {
+            metrics.PutRecord(stream, routed, 0, 0, throttled: true);
+            throw;
+        }
+
         entries[0] = new AppendEntry(routed, pkBytes, data);
 
         var results = new AppendedRecord[1];
         await AppendAsync(stream, entries, hashKeys, results, ctx.CancellationToken);
         int shard = entries[0].ShardIndex;
+        metrics?.PutRecord(stream, shard, data.Length + pkBytes.Length, ElapsedMs(started), throttled: false);
 
         var w = ctx.Output;
         w.WriteStartObject();
@@ -64,6 +79,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
 
     private async ValueTask PutRecordsAsync(OperationContext ctx)
     {
+        long started = Stopwatch.GetTimestamp();
         var stream = await streams.ResolveForDataAsync(ctx.Input, ctx.CancellationToken);
         var records = ctx.Input.GetProperty("Records");
         int count = records.GetArrayLength();
@@ -154,6 +170,8 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             int lastShard = -1;
             JsonEncodedText lastShardId = default;
             var sequenceNumber = new byte[SequenceNumbers.Length]; // one per call, not one string per record
+            var metrics = streams.Metrics?.For(stream.StreamName);
+            long writtenBytes = 0;
             for (int j = 0, k = 0; j < count; j++)
             {
                 w.WriteStartObject();
@@ -171,6 +189,17 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
                 {
                     // toAppend[k] carries the shard the record was finally written to (re-routed on resharding).
                     int shard = toAppend[k].ShardIndex;
+                    if (metrics is not null)
+                    {
+                        int bytes = toAppend[k].Data.Length + toAppend[k].PartitionKey.Length;
+                        writtenBytes += bytes;
+                        if (metrics.Shard(stream, shard) is { } shardMetrics)
+                        {
+                            shardMetrics.Record(stream, "IncomingBytes", bytes);
+                            shardMetrics.Record(stream, "IncomingRecords", 1);
+                        }
+                    }
+
                     w.WriteString(SequenceNumberName, SequenceNumbers.FormatUtf8(shard, results[k++].Position, sequenceNumber));
                     if (shard != lastShard)
                     {
@@ -187,6 +216,21 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             w.WriteEndArray();
             WriteEncryptionType(w, stream);
             w.WriteEndObject();
+            if (metrics is not null)
+            {
+                if (rejected is not null && stream.ShardLevelMetrics.Count > 0)
+                {
+                    for (int j = 0; j < count; j++)
+                    {
+                        if (rejected[j])
+                        {
+                            metrics.Shard(stream, entries[j].ShardIndex)!.Record(stream, "WriteProvisionedThroughputExceeded", 1);
+                        }
+                    }
+                }
+
+                metrics.PutRecords(count, failed ? 0 : appendCount, rejectedCount, writtenBytes, ElapsedMs(started));
+            }
         }
         finally
         {
@@ -373,6 +417,7 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
 
     private async ValueTask GetRecordsAsync(OperationContext ctx)
     {
+        long started = Stopwatch.GetTimestamp();
         var token = ctx.GetString("ShardIterator")!;
         if (!streams.Tokens.TryDecodeIterator(token, out var it) || it.IssuedAtMs > ctx.NowMs + 60_000)
         {
@@ -398,7 +443,17 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
             throw KinesisException.InvalidArgument($"StreamARN {arn} does not match the stream of the ShardIterator.");
         }
 
-        limits?.BeforeGetRecords(stream, it.ShardIndex, ctx.NowMs);
+        var metrics = streams.Metrics?.For(stream.StreamName);
+        try
+        {
+            limits?.BeforeGetRecords(stream, it.ShardIndex, ctx.NowMs);
+        }
+        catch (KinesisException e) when (metrics is not null && e.ErrorType == "ProvisionedThroughputExceededException")
+        {
+            metrics.GetRecords(stream, it.ShardIndex, 0, 0, 0, 0, throttled: true);
+            throw;
+        }
+
         int limit = ctx.GetInt32("Limit") ?? GetRecordsDefaultLimit;
         var cutoff = streams.RetentionCutoffMs(stream, ctx.NowMs);
         ShardReadResult read;
@@ -463,6 +518,12 @@ public sealed class RecordOperations(StreamService streams, KmsKeyStore? keys = 
         }
 
         w.WriteEndObject();
+        if (metrics is not null)
+        {
+            // The age of the last record returned; caught up (nothing returned at the tip) is 0.
+            long age = read.Records.Count > 0 ? Math.Max(0, ctx.NowMs - read.Records[^1].ArrivalMs) : 0;
+            metrics.GetRecords(stream, it.ShardIndex, read.Records.Count, responseBytes, age, ElapsedMs(started), throttled: false);
+        }
     }
 
     /// <summary>AWS's time format in iterator messages, e.g. <c>Thu Jan 22 01:22:02 UTC 2015</c>.</summary>

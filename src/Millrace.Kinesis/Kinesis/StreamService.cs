@@ -26,6 +26,9 @@ public sealed class StreamService(IStreamStore store, KinesisOptions options, Op
 
     public KinesisOptions Options => options;
 
+    /// <summary>Where the data plane records its AWS/Kinesis metrics; null records none.</summary>
+    public KinesisMetrics? Metrics { get; init; }
+
     public string AccountId => options.AccountId;
 
     public long NowMs => options.Clock.GetUtcNow().ToUnixTimeMilliseconds();

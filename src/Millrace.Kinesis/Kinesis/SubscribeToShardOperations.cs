@@ -133,12 +133,15 @@ public sealed class SubscribeToShardOperations(
         // The 5-second rule: a recent subscription keeps the slot; an older one is ended and replaced.
         var slot = (consumerArn, shard.ShardIndex);
         var mine = new Subscription(startedMs);
+        var metrics = streams.Metrics?.For(streamName).Consumer(ConsumerNameOf(consumerArn));
         while (true)
         {
             if (_active.TryGetValue(slot, out var current))
             {
                 if (startedMs - current.StartedAtMs < (long)TakeoverDelay.TotalMilliseconds)
                 {
+                    metrics?.RateExceeded.Record(1);
+                    metrics?.Success.Record(0);
                     await WriteExceptionAsync(output, "ResourceInUseException",
                         $"Another active subscription exists for consumer {consumerArn} and shard {ShardIds.Format(shard.ShardIndex)}.", aborted);
                     return;
@@ -160,9 +163,11 @@ public sealed class SubscribeToShardOperations(
         }
 
         using var session = CancellationTokenSource.CreateLinkedTokenSource(aborted, mine.Superseded.Token, stopping);
+        metrics?.RateExceeded.Record(0);
+        metrics?.Success.Record(1);
         try
         {
-            await RunAsync(output, consumerArn, streamName, shard, position, startedMs, session.Token);
+            await RunAsync(output, consumerArn, streamName, shard, position, startedMs, metrics, session.Token);
         }
         catch (OperationCanceledException) when (session.IsCancellationRequested)
         {
@@ -184,7 +189,17 @@ public sealed class SubscribeToShardOperations(
         }
     }
 
-    private async Task RunAsync(PipeWriter output, string consumerArn, string streamName, ShardDescription shard, ulong position, long startedMs, CancellationToken ct)
+    /// <summary>The consumer's name in its ARN: <c>arn:aws:kinesis:…:stream/S/consumer/NAME:CREATION</c>.</summary>
+    private static string ConsumerNameOf(string consumerArn)
+    {
+        int at = consumerArn.LastIndexOf("/consumer/", StringComparison.Ordinal);
+        var rest = at < 0 ? consumerArn : consumerArn[(at + "/consumer/".Length)..];
+        int colon = rest.LastIndexOf(':');
+        return colon < 0 ? rest : rest[..colon];
+    }
+
+    private async Task RunAsync(PipeWriter output, string consumerArn, string streamName, ShardDescription shard, ulong position, long startedMs,
+        ConsumerMetrics? metrics, CancellationToken ct)
     {
         var clock = streams.Options.Clock;
         long endMs = startedMs + (long)Lifetime.TotalMilliseconds;
@@ -224,9 +239,20 @@ public sealed class SubscribeToShardOperations(
             {
                 lastDelivered = read.Records[^1].Position;
                 position = read.NextPosition;
-                WritePayload(payload, stream, shard.ShardIndex, read, lastDelivered, nowMs, childShardsOf: null);
+                long behind = WritePayload(payload, stream, shard.ShardIndex, read, lastDelivered, nowMs, childShardsOf: null);
                 WriteEvent(output, SubscribeToShardEventHeaders, payload.WrittenMemory.Span);
                 await FlushAsync(output, ct);
+                if (metrics is not null)
+                {
+                    long bytes = 0;
+                    foreach (var r in read.Records)
+                    {
+                        bytes += r.Data.Length + r.PartitionKey.Length;
+                    }
+
+                    metrics.Event(read.Records.Count, bytes, behind);
+                }
+
                 continue;
             }
 
@@ -272,14 +298,16 @@ public sealed class SubscribeToShardOperations(
 
                 // A heartbeat; it also notices a deregistered consumer or deleted stream.
                 (stream, _) = await streams.ResolveConsumerAsync(consumerArn, ct);
-                WritePayload(payload, stream, shard.ShardIndex, read, lastDelivered, nowMs, childShardsOf: null);
+                long behind = WritePayload(payload, stream, shard.ShardIndex, read, lastDelivered, nowMs, childShardsOf: null);
                 WriteEvent(output, SubscribeToShardEventHeaders, payload.WrittenMemory.Span);
                 await FlushAsync(output, ct);
+                metrics?.Event(0, 0, behind);
             }
         }
     }
 
-    private static void WritePayload(
+    /// <summary>Writes one event's payload; returns its MillisBehindLatest.</summary>
+    private static long WritePayload(
         PooledBufferWriter payload, StreamDescription stream, int shardIndex, ShardReadResult read, ulong? continuation, long nowMs, ShardDescription? childShardsOf)
     {
         payload.Reset();
@@ -321,6 +349,7 @@ public sealed class SubscribeToShardOperations(
         }
 
         w.WriteEndObject();
+        return behind;
     }
 
     private static void WriteEvent(PipeWriter output, EventStreamHeader[] headers, ReadOnlySpan<byte> payload) =>

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,6 +19,7 @@ using Millrace.Glue;
 using Millrace.Lambda;
 using Millrace.Lambda.Runtime;
 using Millrace.Logs;
+using Millrace.CloudWatch;
 using Millrace.S3;
 using Millrace.Storage;
 using Millrace.Storage.Delivery;
@@ -25,6 +27,7 @@ using Millrace.Storage.Catalog;
 using Millrace.Storage.Functions;
 using Millrace.Storage.Identity;
 using Millrace.Storage.Logs;
+using Millrace.Storage.Metrics;
 using Millrace.Storage.Objects;
 using Millrace.Storage.Tables;
 
@@ -124,7 +127,24 @@ public sealed class MillraceHost : IAsyncDisposable
             builder.Services.AddSingleton<IConnectionListenerFactory, ProtocolSniffingTransportFactory>();
             var app = builder.Build();
 
-            var streams = new StreamService(store, options, tokens, app.Services.GetRequiredService<ILogger<StreamService>>());
+            resources.Metrics = SqliteMetricStore.Open(Path.Combine(options.DataDirectory, "cloudwatch"));
+            var recorder = new MetricRecorder(resources.Metrics, options.Clock);
+            resources.StartBackground(token => recorder.RunFlushAsync(options.MetricsFlushInterval, token));
+            var cloudWatch = new CloudWatchService(recorder, new CloudWatchOptions
+            {
+                Region = options.Region,
+                AccountId = options.AccountId,
+                Clock = options.Clock,
+                Retention = options.MetricsRetention,
+                AlarmEvaluationInterval = options.AlarmEvaluationInterval,
+            });
+            resources.StartBackground(token => cloudWatch.RunRetentionSweepAsync(TimeSpan.FromMinutes(10), token));
+            resources.StartBackground(cloudWatch.RunAlarmEvaluationAsync);
+
+            var streams = new StreamService(store, options, tokens, app.Services.GetRequiredService<ILogger<StreamService>>())
+            {
+                Metrics = new KinesisMetrics(recorder),
+            };
             await streams.ResumeLifecycleAsync(ct);
             var resharding = new ReshardingOperations(streams, app.Services.GetRequiredService<ILogger<ReshardingOperations>>());
             await resharding.ResumeAsync(ct);
@@ -234,9 +254,10 @@ public sealed class MillraceHost : IAsyncDisposable
 
             // Kinesis first: its X-Amz-Target is compared before any lookup, so the hot path pays one string compare.
             var gateway = new GatewayEndpoint(
-                new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint, glue.Endpoint, iam.Endpoint, sts.Endpoint]),
+                new ServiceRouter([kinesis, dynamo, s3, logs.Endpoint, resources.Lambda.Endpoint, resources.Firehose.Endpoint, glue.Endpoint, iam.Endpoint, sts.Endpoint, cloudWatch.Endpoint]),
                 authenticator, authorizer);
-            app.Run(gateway.HandleAsync);
+            var prometheus = new PrometheusExposition(recorder);
+            app.Run(http => IsUnsignedGet(http.Request, "/metrics") ? prometheus.WriteAsync(http) : gateway.HandleAsync(http));
 
             await app.StartAsync(ct);
             Uri? tlsEndpoint = null;
@@ -277,6 +298,14 @@ public sealed class MillraceHost : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A page Millrace serves itself (<c>/metrics</c>): an unsigned GET of exactly that path. A signed request for the
+    /// same path is S3's (a bucket of that name), so SDKs and the CLI still reach such a bucket.
+    /// </summary>
+    private static bool IsUnsignedGet(HttpRequest request, string path) =>
+        HttpMethods.IsGet(request.Method) && string.Equals(request.Path.Value, path, StringComparison.Ordinal)
+        && !request.Headers.ContainsKey("Authorization") && !request.Query.ContainsKey("X-Amz-Credential");
 
     /// <summary>The key secret access keys are sealed with: "millrace-iam" in the key directory, created at first use.</summary>
     private static byte[] IdentitySealingKey(KmsKeyStore keys)
@@ -340,6 +369,8 @@ public sealed class MillraceHost : IAsyncDisposable
         public IObjectStore? Objects { get; set; }
 
         public SqliteLogStore? Logs { get; set; }
+
+        public SqliteMetricStore? Metrics { get; set; }
 
         public SqliteCatalogStore? Catalog { get; set; }
 
@@ -430,6 +461,8 @@ public sealed class MillraceHost : IAsyncDisposable
             Catalog = null;
             Identities?.Dispose();
             Identities = null;
+            Metrics?.Dispose();
+            Metrics = null;
             if (Objects is not null)
             {
                 await Objects.DisposeAsync();
